@@ -1,0 +1,98 @@
+"""Encode, decode and validate record envelopes (schema ``record-envelope.v1``).
+
+Both sides call the same functions: the partner before producing, the matching service
+after consuming. A failure is an :class:`EnvelopeError` whose ``reason`` is a short,
+stable code that goes into dead-letter headers and rejects files.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+from contract.sharing_rules import SharingRules, load_sharing_rules
+
+SCHEMA_VERSION = "1"
+SCHEMA_PATH = Path(__file__).with_name("record-envelope.v1.schema.json")
+ENTITY_TYPES = ("person", "company", "address", "vehicle")
+
+Envelope = dict[str, Any]
+
+
+class EnvelopeError(ValueError):
+    """An envelope that breaks the contract. ``reason`` is a stable machine-readable code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Draft202012Validator:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=FormatChecker())
+
+
+def validate_envelope(envelope: Envelope, rules: SharingRules | None = None) -> None:
+    """Raise :class:`EnvelopeError` unless ``envelope`` meets the schema and sharing rules."""
+    errors = sorted(_validator().iter_errors(envelope), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        where = "/".join(str(p) for p in first.absolute_path) or "(root)"
+        # The offending value is left out of the message: it may be a plaintext identifier.
+        raise EnvelopeError("schema_violation", f"{where}: {_describe(first)}")
+    try:
+        datetime.fromisoformat(envelope["produced_at"])
+    except ValueError as exc:
+        raise EnvelopeError("schema_violation", "produced_at: not an ISO 8601 date-time") from exc
+    if envelope["operation"] == "upsert":
+        rules = rules or load_sharing_rules()
+        if not rules.is_allowed(envelope["partner_type"], envelope["legal_basis"]):
+            raise EnvelopeError(
+                "legal_basis_not_allowed",
+                f"partner type {envelope['partner_type']} may not share under "
+                f"{envelope['legal_basis']!r} (sharing rules {rules.version})",
+            )
+        if envelope["retention_until"] < envelope["signal"]["date"]:
+            raise EnvelopeError("schema_violation", "retention_until lies before the signal date")
+
+
+def _describe(error: Any) -> str:
+    validator = error.validator
+    if validator == "required":
+        return error.message.replace("'", "")
+    if validator in {"pattern", "format", "enum", "const", "type"}:
+        return f"does not match the contract ({validator})"
+    if validator == "additionalProperties":
+        return "has fields the contract does not know"
+    return f"breaks the '{validator}' rule"
+
+
+def encode_envelope(envelope: Envelope, rules: SharingRules | None = None) -> bytes:
+    validate_envelope(envelope, rules)
+    return json.dumps(envelope, separators=(",", ":"), sort_keys=True).encode("utf-8")
+
+
+def decode_envelope(
+    raw: bytes | None, *, max_bytes: int, rules: SharingRules | None = None
+) -> Envelope:
+    """Parse and validate one message value from a partner topic."""
+    if raw is None:
+        raise EnvelopeError("bad_json", "empty message value")
+    if len(raw) > max_bytes:
+        raise EnvelopeError("oversized", f"{len(raw)} bytes exceeds the limit of {max_bytes}")
+    try:
+        envelope = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EnvelopeError("bad_json", f"not UTF-8 JSON ({type(exc).__name__})") from exc
+    if not isinstance(envelope, dict):
+        raise EnvelopeError("schema_violation", "(root): not a JSON object")
+    validate_envelope(envelope, rules)
+    return envelope

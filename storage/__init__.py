@@ -1,0 +1,28 @@
+"""Storage of landed records, entities, links, validation outcomes, hit lists and the audit log."""
+
+from storage.database import Database, connect
+from storage.models import (
+    AuditEvent,
+    Base,
+    BlockingKey,
+    Entity,
+    EntityEvent,
+    HitList,
+    Link,
+    Record,
+    ValidationRun,
+)
+
+__all__ = [
+    "AuditEvent",
+    "Base",
+    "BlockingKey",
+    "Database",
+    "Entity",
+    "EntityEvent",
+    "HitList",
+    "Link",
+    "Record",
+    "ValidationRun",
+    "connect",
+]

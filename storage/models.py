@@ -1,0 +1,175 @@
+"""SQLAlchemy 2 models. The RIEC side stores pseudonyms only: tokens, filters, codes, dates."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; BigInteger elsewhere.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Record(Base):
+    """One partner record as it currently stands (latest upsert or retraction)."""
+
+    __tablename__ = "records"
+    __table_args__ = (
+        UniqueConstraint("partner", "partner_record_id", name="uq_records_partner_record"),
+        Index("ix_records_entity", "entity_id"),
+        Index("ix_records_batch", "partner", "batch_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    partner: Mapped[str] = mapped_column(String(64))
+    partner_type: Mapped[str] = mapped_column(String(32))
+    partner_record_id: Mapped[str] = mapped_column(String(128))
+    batch_id: Mapped[str] = mapped_column(String(64))
+    entity_type: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | retracted
+    key_version: Mapped[str] = mapped_column(String(32))
+    tokens: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    filters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    relations: Mapped[list[Any]] = mapped_column(default=list)
+    signal_code: Mapped[str | None] = mapped_column(String(64))
+    signal_theme: Mapped[str | None] = mapped_column(String(32))
+    signal_date: Mapped[date | None] = mapped_column(Date)
+    person_category: Mapped[str | None] = mapped_column(String(32))
+    legal_basis: Mapped[str | None] = mapped_column(String(64))
+    retention_until: Mapped[date | None] = mapped_column(Date)
+    message_id: Mapped[str] = mapped_column(String(32))
+    produced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    source_topic: Mapped[str] = mapped_column(String(128))
+    source_partition: Mapped[int] = mapped_column(Integer)
+    source_offset: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    entity_id: Mapped[str | None] = mapped_column(ForeignKey("entities.entity_id"))
+    link_weight: Mapped[float | None] = mapped_column(Float)
+
+
+class BlockingKey(Base):
+    """Keyed blocking keys (and exact tokens) of active records, for candidate retrieval."""
+
+    __tablename__ = "blocking_keys"
+    __table_args__ = (Index("ix_blocking_keys_key", "entity_type", "key"),)
+
+    record_id: Mapped[int] = mapped_column(
+        ForeignKey("records.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    entity_type: Mapped[str] = mapped_column(String(16))
+
+
+class Entity(Base):
+    """A real-world subject as far as the linkage can tell; the id is pseudonymous and stable."""
+
+    __tablename__ = "entities"
+
+    entity_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    entity_type: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    record_count: Mapped[int] = mapped_column(Integer, default=0)
+    partner_count: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Link(Base):
+    """A scored pairwise link between two records, with the per-field explanation."""
+
+    __tablename__ = "links"
+    __table_args__ = (Index("ix_links_b", "record_b"),)
+
+    record_a: Mapped[int] = mapped_column(
+        ForeignKey("records.id", ondelete="CASCADE"), primary_key=True
+    )
+    record_b: Mapped[int] = mapped_column(
+        ForeignKey("records.id", ondelete="CASCADE"), primary_key=True
+    )
+    weight: Mapped[float] = mapped_column(Float)
+    probability: Mapped[float] = mapped_column(Float)
+    contributions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    model_version: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class EntityEvent(Base):
+    """History of entity changes: created, record joined/left, merged, split, retired."""
+
+    __tablename__ = "entity_events"
+    __table_args__ = (Index("ix_entity_events_entity", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    entity_id: Mapped[str] = mapped_column(String(40))
+    event: Mapped[str] = mapped_column(String(32))
+    record_id: Mapped[int | None] = mapped_column(BigInteger)
+    other_entity_id: Mapped[str | None] = mapped_column(String(40))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ValidationRun(Base):
+    """Outcome of the Great Expectations suite for one partner batch."""
+
+    __tablename__ = "validation_runs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    partner: Mapped[str] = mapped_column(String(64))
+    batch_id: Mapped[str] = mapped_column(String(64))
+    suite: Mapped[str] = mapped_column(String(128))
+    success: Mapped[bool] = mapped_column(Boolean)
+    evaluated: Mapped[int] = mapped_column(Integer)
+    failed: Mapped[int] = mapped_column(Integer)
+    record_count: Mapped[int] = mapped_column(Integer)
+    results: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    dag_run_id: Mapped[str | None] = mapped_column(String(250))
+
+
+class HitList(Base):
+    """A produced hit list: when, under which criteria, and where its files are."""
+
+    __tablename__ = "hit_lists"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    criteria_version: Mapped[str] = mapped_column(String(64))
+    criteria: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    row_count: Mapped[int] = mapped_column(Integer)
+    csv_path: Mapped[str] = mapped_column(Text)
+    html_path: Mapped[str] = mapped_column(Text)
+    rows: Mapped[list[Any]] = mapped_column(default=list)
+    dag_run_id: Mapped[str | None] = mapped_column(String(250))
+
+
+class AuditEvent(Base):
+    """Every provision, automated comparison run and access (Wpg art. 32 style logging)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str | None] = mapped_column(String(128))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
