@@ -40,6 +40,14 @@ class Settings(BaseSettings):
     session_timeout_ms: int = Field(default=10_000, description="Consumer group session timeout.")
     heartbeat_interval_ms: int = Field(default=3_000, description="Consumer heartbeat interval.")
     poll_max_records: int = Field(default=500, description="Records per poll batch.")
+    accepted_key_versions: str = Field(
+        default="k1",
+        description="Comma-separated pseudonymisation key versions the RIEC side accepts; "
+        "during a rotation both the old and the new version.",
+    )
+    metrics_port: int = Field(
+        default=9464, description="Port of the matching service's /healthz and /metrics; 0 = off."
+    )
     max_message_bytes: int = Field(
         default=256 * 1024, description="Envelopes larger than this go to the dead-letter topic."
     )
@@ -71,6 +79,10 @@ class Settings(BaseSettings):
     @property
     def resolved_hitlist_criteria(self) -> Path:
         return self.hitlist_criteria or Path(__file__).with_name("hitlist_criteria.toml")
+
+    @property
+    def key_versions(self) -> frozenset[str]:
+        return frozenset(v.strip() for v in self.accepted_key_versions.split(",") if v.strip())
 
     def partner_topic(self, partner: str) -> str:
         return f"{self.topic_prefix}{partner}"

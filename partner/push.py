@@ -1,0 +1,185 @@
+"""``riec partner push``: CSV -> normalise -> pseudonymise -> the partner's topic.
+
+Runs at the partner. Every row either becomes one envelope on the topic (acks=all) or
+one line in the rejects file with the reason; nothing is dropped silently. The rejects
+file holds line numbers, record ids and reasons, never the offending values.
+"""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from contract import EnvelopeError, encode_envelope, load_sharing_rules
+from partner.csv_source import SourceRow
+from partner.encode import RecordEncoder, parse_date
+from partner.errors import InvalidValue
+from partner.pseudonymise import SCHEME, Pseudonymiser
+from partner.record_id_guard import check_record_id
+
+DEFAULT_RETENTION_DAYS = 5 * 365
+
+
+@dataclass(frozen=True)
+class PushOptions:
+    partner: str
+    partner_type: str
+    entity_type: str
+    batch_id: str
+    legal_basis: str | None = None
+    retention_days: int = DEFAULT_RETENTION_DAYS
+
+
+@dataclass
+class PushReport:
+    batch_id: str
+    read: int = 0
+    sent: int = 0
+    rejected: int = 0
+    rejects_path: Path | None = None
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reject:
+    line: int
+    record_id: str
+    field: str
+    reason: str
+
+
+def new_batch_id() -> str:
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+def partner_type_of(partner: str) -> str:
+    """Partner ids start with their type: ``gemeente-tilburg`` -> ``gemeente``."""
+    return partner.split("-", 1)[0]
+
+
+class EnvelopeBuilder:
+    """Builds validated envelopes for the rows of one partner file."""
+
+    def __init__(self, pseudonymiser: Pseudonymiser, options: PushOptions) -> None:
+        self.options = options
+        self.encoder = RecordEncoder(pseudonymiser)
+        self.key_version = pseudonymiser.key_version
+        self.rules = load_sharing_rules()
+
+    def build(self, source: SourceRow) -> dict[str, Any]:
+        row = source.row
+        record_id = check_record_id((row.get("record_id") or "").strip())
+        operation = (row.get("operatie") or "upsert").strip().lower() or "upsert"
+        if operation not in {"upsert", "retract"}:
+            raise InvalidValue("operatie", "must be upsert or retract")
+        envelope: dict[str, Any] = {
+            "schema_version": "1",
+            "message_id": uuid.uuid4().hex,
+            "partner": self.options.partner,
+            "partner_type": self.options.partner_type,
+            "partner_record_id": record_id,
+            "batch_id": self.options.batch_id,
+            "operation": operation,
+            "entity_type": self.options.entity_type,
+            "produced_at": datetime.now(UTC).isoformat(),
+            "pseudonymisation": {"scheme": SCHEME, "key_version": self.key_version},
+        }
+        if operation == "upsert":
+            encoded = self.encoder.encode(self.options.entity_type, row)
+            envelope["attributes"] = encoded.attributes
+            if encoded.relations:
+                envelope["relations"] = encoded.relations
+            envelope["signal"] = self._signal(row)
+            envelope["legal_basis"] = self._legal_basis(row)
+            envelope["retention_until"] = self._retention(row, envelope["signal"]["date"])
+        encode_envelope(envelope, self.rules)  # validates against the contract
+        return envelope
+
+    def _signal(self, row: dict[str, str]) -> dict[str, str]:
+        code = (row.get("signaal_code") or "").strip().lower()
+        theme = (row.get("thema") or "").strip().lower()
+        raw_date = (row.get("signaal_datum") or "").strip()
+        if not code:
+            raise InvalidValue("signaal_code", "is required")
+        if not theme:
+            raise InvalidValue("thema", "is required")
+        if not raw_date:
+            raise InvalidValue("signaal_datum", "is required")
+        signal_date = parse_date(raw_date, "signaal_datum")
+        if signal_date > date.today():
+            raise InvalidValue("signaal_datum", "lies in the future")
+        signal = {"code": code, "theme": theme, "date": signal_date.isoformat()}
+        category = (row.get("persoonscategorie") or "").strip().lower()
+        if self.options.entity_type == "person" and category:
+            signal["person_category"] = category
+        return signal
+
+    def _legal_basis(self, row: dict[str, str]) -> str:
+        basis = (row.get("grondslag") or "").strip().lower() or self.options.legal_basis
+        if not basis:
+            raise InvalidValue("grondslag", "is required (column or --legal-basis)")
+        if not self.rules.is_allowed(self.options.partner_type, basis):
+            raise InvalidValue(
+                "grondslag",
+                f"is not a basis a {self.options.partner_type} may share under "
+                f"(sharing rules {self.rules.version})",
+            )
+        return basis
+
+    def _retention(self, row: dict[str, str], signal_date: str) -> str:
+        if raw := (row.get("bewaren_tot") or "").strip():
+            return parse_date(raw, "bewaren_tot").isoformat()
+        return (date.fromisoformat(signal_date) + timedelta(days=self.options.retention_days)).isoformat()
+
+
+def build_envelopes(
+    rows: Iterable[SourceRow],
+    builder: EnvelopeBuilder,
+    on_reject: Callable[[Reject], None],
+) -> Iterable[dict[str, Any]]:
+    """Yield an envelope per good row; report every bad row through ``on_reject``."""
+    for source in rows:
+        record_id = (source.row.get("record_id") or "").strip()
+        try:
+            yield builder.build(source)
+        except InvalidValue as exc:
+            on_reject(Reject(source.line, _safe_id(record_id), exc.field, exc.reason))
+        except EnvelopeError as exc:
+            on_reject(Reject(source.line, _safe_id(record_id), exc.reason, exc.detail))
+
+
+def _safe_id(record_id: str) -> str:
+    try:
+        return check_record_id(record_id)
+    except InvalidValue:
+        return "(withheld)"
+
+
+class RejectsWriter:
+    """Writes the rejects file lazily: no file when every row was good."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle: Any = None
+        self._writer: Any = None
+        self.count = 0
+        self.reasons: dict[str, int] = {}
+
+    def __call__(self, reject: Reject) -> None:
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = self.path.open("w", newline="", encoding="utf-8")
+            self._writer = csv.writer(self._handle)
+            self._writer.writerow(["line", "record_id", "field", "reason"])
+        self._writer.writerow([reject.line, reject.record_id, reject.field, reject.reason])
+        self.count += 1
+        self.reasons[reject.field] = self.reasons.get(reject.field, 0) + 1
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
