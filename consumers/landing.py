@@ -51,7 +51,9 @@ def land(session: Session, linker: Linker, envelope: dict[str, Any], source: Sou
             return "stale"
     before = _linkable(record) if record is not None else None
     if record is None:
-        record = Record(partner=envelope["partner"], partner_record_id=envelope["partner_record_id"])
+        record = Record(
+            partner=envelope["partner"], partner_record_id=envelope["partner_record_id"]
+        )
         session.add(record)
     record.partner_type = envelope["partner_type"]
     record.batch_id = envelope["batch_id"]

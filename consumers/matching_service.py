@@ -25,6 +25,7 @@ from consumers.landing import Source, land
 from consumers.leak_guard import check_envelope
 from contract import EnvelopeError, decode_envelope, load_sharing_rules
 from matching.linker import Linker
+from matching.params_store import active_params, active_versions
 from riec.settings import Settings
 from storage import Database, connect
 
@@ -41,7 +42,10 @@ class RunStats:
     def summary(self) -> str:
         landed = ", ".join(f"{k}={v}" for k, v in sorted(self.outcomes.items())) or "none"
         dead = ", ".join(f"{k}={v}" for k, v in sorted(self.dead_letters.items())) or "none"
-        return f"{self.messages} messages in {self.batches} batches; landed: {landed}; dead-lettered: {dead}"
+        return (
+            f"{self.messages} messages in {self.batches} batches; "
+            f"landed: {landed}; dead-lettered: {dead}"
+        )
 
 
 class MatchingService:
@@ -53,7 +57,8 @@ class MatchingService:
     ) -> None:
         self.settings = settings
         self.db = db or connect(settings.resolved_database_url)
-        self.linker = linker or Linker()
+        self.linker = linker or Linker(params=active_params(self.db))
+        self._params_checked = time.monotonic()
         self.rules = load_sharing_rules()
         self.stats = RunStats()
         self._stop = False
@@ -168,13 +173,23 @@ class MatchingService:
                     )
                     self.dead_letters.send(message, exc.reason, exc.detail)
         self.dead_letters.flush()
+        self._refresh_model()
         self._land_with_retry(accepted)
         offsets = {
-            tp: OffsetAndMetadata(messages[-1].offset + 1, "", -1)
-            for tp, messages in batch.items()
+            tp: OffsetAndMetadata(messages[-1].offset + 1, "", -1) for tp, messages in batch.items()
         }
         self.consumer.commit(offsets)
         self.stats.batches += 1
+
+    def _refresh_model(self, every_seconds: float = 60.0) -> None:
+        """Pick up a retrained model without a restart."""
+        if time.monotonic() - self._params_checked < every_seconds:
+            return
+        self._params_checked = time.monotonic()
+        current = {t: p.version for t, p in self.linker.params.items()}
+        if active_versions(self.db) != current:
+            self.linker.use_params(active_params(self.db))
+            log.info("linkage model updated: %s", active_versions(self.db))
 
     def _validate(self, message: ConsumerRecord) -> dict[str, Any]:
         envelope = decode_envelope(

@@ -80,7 +80,12 @@ class Scorer:
         self.comparisons: tuple[Comparison, ...] = COMPARISONS[params.entity_type]
         self.prior_weight = math.log2(params.prior / (1 - params.prior))
 
-    def score(self, a: Encoded, b: Encoded) -> PairScore:
+    def score(
+        self, a: Encoded, b: Encoded, term_frequencies: dict[str, float] | None = None
+    ) -> PairScore:
+        """Score a pair. ``term_frequencies`` (field -> share of records with ``a``'s token)
+        makes agreement on a common value (a shared flex-office address) count for less and
+        agreement on a rare one for more."""
         total = self.prior_weight
         contributions: dict[str, dict[str, Any]] = {}
         conflict: str | None = None
@@ -88,12 +93,17 @@ class Scorer:
             level = comparison.level(a, b)
             if level is None:
                 continue
-            weight = self.params.comparisons[comparison.name].weight(level)
+            params = self.params.comparisons[comparison.name]
+            weight = params.weight(level)
+            contribution: dict[str, Any] = {"level": comparison.labels[level]}
+            tf = (term_frequencies or {}).get(getattr(comparison, "field", ""))
+            if tf is not None and level == 0 and not comparison.hard:
+                u_tf = min(max(tf, params.u[0] * 0.1), 0.5)
+                weight = math.log2(params.m[0] / u_tf)
+                contribution["term_frequency"] = round(tf, 6)
+            contribution["weight"] = round(weight, 3)
             total += weight
-            contributions[comparison.name] = {
-                "level": comparison.labels[level],
-                "weight": round(weight, 3),
-            }
+            contributions[comparison.name] = contribution
             if comparison.hard and level == len(comparison.labels) - 1:
                 conflict = comparison.name
         return PairScore(

@@ -6,6 +6,7 @@ code never knows which broker it talks to: it only gets a bootstrap address.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -105,9 +106,7 @@ def ensure_topics(bootstrap: str, topics: list[str], partitions: int = 3) -> Non
         existing = set(admin.list_topics())
         missing = [NewTopic(t, partitions, 1) for t in topics if t not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass
     finally:
         admin.close()

@@ -22,6 +22,8 @@ app.add_typer(partner_app, name="partner")
 app.add_typer(match_app, name="match")
 app.add_typer(entities_app, name="entities")
 app.add_typer(broker_app, name="broker")
+model_app = typer.Typer(no_args_is_help=True, help="The linkage model: train, inspect, roll back.")
+app.add_typer(model_app, name="model")
 
 console = Console(stderr=True)
 
@@ -142,6 +144,197 @@ def entities_export(
     settings = _settings()
     rows = export_entities(connect(settings.resolved_database_url), out)
     console.print(f"wrote {rows} records to {out}")
+
+
+@app.command("evaluate")
+def evaluate_linkage(
+    entities: Annotated[
+        Path, typer.Option(exists=True, dir_okay=False, help="CSV from `riec entities export`.")
+    ],
+    truth: Annotated[
+        Path,
+        typer.Option(
+            exists=True, dir_okay=False, help="Ground truth: partner, record id, true entity id."
+        ),
+    ],
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the metrics as JSON here.")
+    ] = None,
+    record_id_column: Annotated[
+        str | None, typer.Option(help="Truth column with the record id. Default: record_id.")
+    ] = None,
+    entity_column: Annotated[
+        str | None,
+        typer.Option(help="Truth column with the true entity id. Default: true_entity_id."),
+    ] = None,
+    by_type: Annotated[bool, typer.Option(help="Also score each entity type apart.")] = False,
+) -> None:
+    """Score exported entities against a ground truth (pairwise, B-cubed, clusters)."""
+    import json
+
+    from rich.console import Console as OutConsole
+
+    from matching.evaluation import evaluate, evaluate_by_type, read_entities, read_truth
+
+    try:
+        predicted = read_entities(entities)
+        expected = read_truth(truth, record_id_column=record_id_column, entity_column=entity_column)
+    except (ValueError, KeyError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    metrics = evaluate(predicted, expected)
+    out = OutConsole()
+    out.print(metrics.render())
+    result: dict[str, object] = {"overall": metrics.to_dict()}
+    if by_type:
+        per_type = evaluate_by_type(predicted, expected)
+        for entity_type, type_metrics in per_type.items():
+            out.print(type_metrics.render(title=f"Linkage quality: {entity_type}"))
+        result["by_entity_type"] = {t: m.to_dict() for t, m in per_type.items()}
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        console.print(f"wrote {json_out}")
+
+
+@app.command("explain")
+def explain(
+    entity_id: Annotated[str, typer.Argument(help="Pseudonymous entity id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Why an entity holds its records: members, field contributions per link, history."""
+    import json
+
+    from rich.table import Table
+
+    from matching.explain import explain_entity
+    from storage import connect
+
+    db = connect(_settings().resolved_database_url)
+    try:
+        explanation = explain_entity(db, entity_id)
+    except KeyError as exc:
+        console.print(f"[red]error:[/red] {exc.args[0]}")
+        raise typer.Exit(2) from exc
+    if as_json:
+        typer.echo(json.dumps(explanation.__dict__, indent=2, default=str))
+        return
+    out = Console()
+    state = "active" if explanation.active else "inactive"
+    out.print(f"[bold]{explanation.entity_id}[/bold] ({explanation.entity_type}, {state})")
+    records = Table(title="Records")
+    for column in (
+        "partner",
+        "partner_record_id",
+        "theme",
+        "signal",
+        "signal_date",
+        "legal_basis",
+        "person_category",
+        "retention_until",
+    ):
+        records.add_column(column)
+    for r in explanation.records:
+        records.add_row(
+            *(
+                str(r[c] or "")
+                for c in (
+                    "partner",
+                    "partner_record_id",
+                    "theme",
+                    "signal",
+                    "signal_date",
+                    "legal_basis",
+                    "person_category",
+                    "retention_until",
+                )
+            )
+        )
+    out.print(records)
+    totals = Table(title="Why linked: summed match weight per field (log2 Bayes factor)")
+    totals.add_column("field")
+    totals.add_column("total weight", justify="right")
+    for name, weight in explanation.field_totals().items():
+        totals.add_row(name, f"{weight:+.2f}")
+    out.print(totals)
+    links = Table(title="Links")
+    for column in ("record", "record", "probability", "weight", "fields"):
+        links.add_column(column)
+    for link in explanation.links:
+        parts = ", ".join(
+            f"{k} {v['level']} ({v['weight']:+.1f})" for k, v in link["contributions"].items()
+        )
+        links.add_row(
+            link["a"], link["b"], f"{link['probability']:.4f}", f"{link['weight']:.1f}", parts
+        )
+    out.print(links)
+    history = Table(title="History")
+    for column in ("at", "entity", "event", "other entity"):
+        history.add_column(column)
+    for e in explanation.history:
+        history.add_row(e["at"][:19], e["entity_id"], e["event"], e["other_entity_id"] or "")
+    out.print(history)
+
+
+@model_app.command("train")
+def model_train(
+    activate: Annotated[bool, typer.Option(help="Make the new version active.")] = True,
+) -> None:
+    """Estimate m and u from the landed records (EM, no labels) and store a new version."""
+    from matching.training import train_all
+    from storage import connect
+
+    for report in train_all(connect(_settings().resolved_database_url), activate=activate):
+        if report.skipped:
+            console.print(f"{report.entity_type}: skipped, {report.skipped}")
+        else:
+            console.print(
+                f"{report.entity_type}: {report.version} from {report.blocked_pairs} blocked "
+                f"pairs, {report.iterations} EM iterations, prior {report.prior:.4f}"
+            )
+
+
+@model_app.command("show")
+def model_show(
+    entity_type: Annotated[str | None, typer.Argument()] = None,
+) -> None:
+    """Show stored model versions and the active parameters (m, u, weight per level)."""
+    from rich.table import Table
+
+    from matching.comparisons import COMPARISONS
+    from matching.params_store import active_params, list_versions
+    from storage import connect
+
+    db = connect(_settings().resolved_database_url)
+    out = Console()
+    versions = Table(title="Stored model versions")
+    for column in ("entity type", "version", "created", "active"):
+        versions.add_column(column)
+    for row in list_versions(db):
+        versions.add_row(
+            row.entity_type, row.version, str(row.created_at)[:19], "yes" if row.active else ""
+        )
+    out.print(versions)
+    for kind, params in active_params(db).items():
+        if entity_type and kind != entity_type:
+            continue
+        table = Table(
+            title=f"{kind}: {params.version} (prior {params.prior:.4f}, "
+            f"threshold {params.threshold})"
+        )
+        for column in ("comparison", "level", "m", "u", "weight"):
+            table.add_column(column)
+        for comparison in COMPARISONS[kind]:
+            p = params.comparisons[comparison.name]
+            for level, label in enumerate(comparison.labels):
+                table.add_row(
+                    comparison.name,
+                    label,
+                    f"{p.m[level]:.4f}",
+                    f"{p.u[level]:.6f}",
+                    f"{p.weight(level):+.2f}",
+                )
+        out.print(table)
 
 
 @broker_app.command("run")

@@ -9,7 +9,9 @@ from storage.models import (
     EntityEvent,
     HitList,
     Link,
+    ModelVersion,
     Record,
+    Relationship,
     ValidationRun,
 )
 
@@ -22,7 +24,9 @@ __all__ = [
     "EntityEvent",
     "HitList",
     "Link",
+    "ModelVersion",
     "Record",
+    "Relationship",
     "ValidationRun",
     "connect",
 ]

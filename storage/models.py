@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -26,7 +26,7 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
 class Record(Base):
@@ -75,7 +75,7 @@ class BlockingKey(Base):
     record_id: Mapped[int] = mapped_column(
         ForeignKey("records.id", ondelete="CASCADE"), primary_key=True
     )
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
     entity_type: Mapped[str] = mapped_column(String(16))
 
 
@@ -125,6 +125,37 @@ class EntityEvent(Base):
     record_id: Mapped[int | None] = mapped_column(BigInteger)
     other_entity_id: Mapped[str | None] = mapped_column(String(40))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ModelVersion(Base):
+    """A stored, versioned set of linkage model parameters (m, u, prior) per entity type."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("entity_type", "version", name="uq_model_version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    entity_type: Mapped[str] = mapped_column(String(16))
+    version: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    training: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Relationship(Base):
+    """A derived link between subjects: a company at an address, a vehicle's holder, ..."""
+
+    __tablename__ = "relationships"
+    __table_args__ = (
+        Index("ix_relationships_target", "target_key"),
+        Index("ix_relationships_record", "record_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    target_entity_type: Mapped[str] = mapped_column(String(16))
+    target_key: Mapped[str] = mapped_column(String(80))  # field:token the partner gave
 
 
 class ValidationRun(Base):

@@ -1,0 +1,76 @@
+"""The end-to-end path as functions, shared by the demo, the tests and the benchmarks.
+
+partner files -> ``push_file`` (partner side) -> topics -> matching service -> database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from consumers.matching_service import MatchingService, RunStats
+from matching.linker import Linker
+from partner.pseudonymise import Pseudonymiser
+from partner.push import PushOptions, PushReport, new_batch_id
+from partner.service import push_file
+from riec.broker import ensure_topics
+from riec.settings import Settings
+from storage import Database, connect
+
+
+@dataclass(frozen=True)
+class PartnerFile:
+    """One file a partner pushes: who, what kind of records, and under which basis."""
+
+    partner: str
+    partner_type: str
+    entity_type: str
+    path: Path
+    legal_basis: str | None = None
+
+
+def create_topics(settings: Settings, partners: Iterable[str], partitions: int = 3) -> None:
+    topics = [settings.partner_topic(p) for p in sorted(set(partners))]
+    ensure_topics(settings.bootstrap_servers, [*topics, settings.dead_letter_topic], partitions)
+
+
+def push_files(
+    settings: Settings,
+    files: Iterable[PartnerFile],
+    pseudonymiser: Pseudonymiser,
+    *,
+    rejects_dir: Path | None = None,
+    progress: bool = False,
+) -> list[PushReport]:
+    reports = []
+    for item in files:
+        options = PushOptions(
+            partner=item.partner,
+            partner_type=item.partner_type,
+            entity_type=item.entity_type,
+            batch_id=new_batch_id(),
+            legal_basis=item.legal_basis,
+        )
+        rejects = (rejects_dir or item.path.parent) / f"{item.path.stem}.rejects.csv"
+        reports.append(
+            push_file(
+                item.path,
+                options,
+                settings=settings,
+                pseudonymiser=pseudonymiser,
+                rejects_path=rejects,
+                progress=progress,
+            )
+        )
+    return reports
+
+
+def match_until_caught_up(
+    settings: Settings,
+    db: Database | None = None,
+    linker: Linker | None = None,
+    max_seconds: float | None = 600,
+) -> RunStats:
+    service = MatchingService(settings, db or connect(settings.resolved_database_url), linker)
+    return service.run(until_caught_up=True, max_seconds=max_seconds)
