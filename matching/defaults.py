@@ -1,8 +1,10 @@
 """Starting parameters per entity type, before estimation from the data.
 
 Chosen from the known error rates of Dutch administrative data (m) and the share of
-random pairs that agree by chance (u). Training replaces them with estimates; these
-only have to be in the right region for expectation maximisation to converge.
+random pairs that agree by chance (u). As in Splink, u and the prior refer to two records
+drawn at random, not to blocked pairs, so blocking rules do not change what a weight
+means. Training replaces them with estimates; these only have to be in the right region
+for expectation maximisation to converge.
 """
 
 from __future__ import annotations
@@ -15,29 +17,30 @@ DEFAULT_VERSION = "default-2026.1"
 _M_U: dict[str, dict[str, tuple[list[float], list[float]]]] = {
     "person": {
         "bsn": ([0.995, 0.005], [1e-6, 1 - 1e-6]),
-        "birth_date": ([0.93, 0.05, 0.02], [0.0005, 0.01, 0.9895]),
+        "birth_date": ([0.93, 0.05, 0.02], [5e-5, 0.002, 0.99795]),
         "surname": ([0.85, 0.08, 0.04, 0.03], [0.002, 0.008, 0.04, 0.95]),
         "given_names": ([0.7, 0.15, 0.1, 0.05], [0.005, 0.02, 0.08, 0.895]),
-        "postcode_huisnummer": ([0.75, 0.25], [0.002, 0.998]),
-        "address": ([0.75, 0.1, 0.15], [0.002, 0.02, 0.978]),
+        "postcode_huisnummer": ([0.75, 0.25], [2e-4, 1 - 2e-4]),
+        "address": ([0.75, 0.1, 0.15], [5e-4, 0.005, 0.9945]),
     },
     "company": {
         "kvk": ([0.99, 0.01], [1e-5, 1 - 1e-5]),
         "rsin": ([0.99, 0.01], [1e-5, 1 - 1e-5]),
         "vestigingsnummer": ([0.95, 0.05], [1e-5, 1 - 1e-5]),
         "company_name": ([0.7, 0.15, 0.08, 0.07], [0.002, 0.01, 0.05, 0.938]),
-        "postcode_huisnummer": ([0.8, 0.2], [0.01, 0.99]),
-        "address": ([0.8, 0.1, 0.1], [0.01, 0.03, 0.96]),
+        "postcode_huisnummer": ([0.8, 0.2], [1e-4, 1 - 1e-4]),
+        "address": ([0.8, 0.1, 0.1], [5e-4, 0.005, 0.9945]),
     },
     "address": {
         "bag_id": ([0.995, 0.005], [1e-6, 1 - 1e-6]),
-        "postcode_huisnummer": ([0.97, 0.03], [0.0005, 0.9995]),
-        "address": ([0.85, 0.08, 0.04, 0.03], [0.001, 0.005, 0.02, 0.974]),
+        "postcode_huisnummer": ([0.97, 0.03], [1e-5, 1 - 1e-5]),
+        "address": ([0.85, 0.08, 0.04, 0.03], [2e-5, 5e-4, 0.01, 0.98948]),
     },
     "vehicle": {"kenteken": ([0.999, 0.001], [1e-7, 1 - 1e-7])},
 }
 
-_PRIOR = {"person": 0.05, "company": 0.05, "address": 0.1, "vehicle": 0.1}
+# Probability that two records drawn at random are the same subject.
+_PRIOR = {"person": 1e-4, "company": 1e-4, "address": 1e-4, "vehicle": 1e-4}
 
 
 def default_params(entity_type: str) -> ModelParams:

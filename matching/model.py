@@ -27,7 +27,7 @@ class ComparisonParams:
 class ModelParams:
     entity_type: str
     version: str
-    prior: float  # probability that a blocked candidate pair is a match
+    prior: float  # probability that two records drawn at random are a match
     comparisons: dict[str, ComparisonParams]
     threshold: float = 0.95  # link when the match probability reaches this
 

@@ -114,7 +114,8 @@ def _encoded(record: Record) -> dict[str, Any]:
 
 def blocked_pairs(
     session: Session, entity_type: str, max_block: int, max_pairs: int, rng: random.Random
-) -> list[tuple[int, int]]:
+) -> tuple[list[tuple[int, int]], int]:
+    """Candidate pairs (a sample of at most ``max_pairs``) and how many there are in all."""
     blocks: dict[str, list[int]] = defaultdict(list)
     rows = session.execute(
         select(BlockingKey.key, BlockingKey.record_id).where(BlockingKey.entity_type == entity_type)
@@ -126,9 +127,10 @@ def blocked_pairs(
         if 1 < len(members) <= max_block:
             pairs.update(combinations(sorted(members), 2))
     ordered = sorted(pairs)
-    if len(ordered) > max_pairs:
+    total = len(ordered)
+    if total > max_pairs:
         ordered = rng.sample(ordered, max_pairs)
-    return ordered
+    return ordered, total
 
 
 def train_entity_type(
@@ -153,7 +155,7 @@ def train_entity_type(
                 select(Record).where(Record.entity_type == entity_type, Record.status == "active")
             )
         }
-        pair_ids = blocked_pairs(session, entity_type, max_block, max_pairs, rng)
+        pair_ids, total_blocked = blocked_pairs(session, entity_type, max_block, max_pairs, rng)
     pair_ids = [(a, b) for a, b in pair_ids if a in records and b in records]
     if len(records) < 2 or len(pair_ids) < min_pairs:
         return TrainingReport(
@@ -176,7 +178,13 @@ def train_entity_type(
         entity_type, [(_encoded(records[a]), _encoded(records[b])) for a, b in pair_ids]
     )
     m_start = [current.comparisons[c.name].m for c in comparisons]
-    m, prior, iterations = expectation_maximisation(vectors, m_start, u, current.prior)
+    # EM runs on blocked pairs, where matches are far denser than among random pairs;
+    # convert the prior both ways so the stored model keeps the random-pair meaning.
+    all_pairs = len(records) * (len(records) - 1) / 2
+    blocked_share = total_blocked / all_pairs
+    blocked_prior = min(0.5, current.prior / blocked_share)
+    m, blocked_prior, iterations = expectation_maximisation(vectors, m_start, u, blocked_prior)
+    prior = max(MIN_PROBABILITY * 1e-3, blocked_prior * blocked_share)
     version = f"em-{datetime.now(UTC):%Y%m%dT%H%M%S}"
     params = ModelParams(
         entity_type=entity_type,

@@ -98,9 +98,7 @@ def test_legal_basis_must_fit_the_partner_type() -> None:
 
 def test_every_partner_type_of_the_schema_has_sharing_rules() -> None:
     rules = load_sharing_rules()
-    schema = json.loads(
-        (__import__("contract").envelope.SCHEMA_PATH).read_text(encoding="utf-8")
-    )
+    schema = json.loads((__import__("contract").envelope.SCHEMA_PATH).read_text(encoding="utf-8"))
     assert set(schema["properties"]["partner_type"]["enum"]) == set(rules.allowed)
     assert rules.is_allowed("politie", "wpg-art20")
     assert not rules.is_allowed("belastingdienst", "wpg-art20")

@@ -54,8 +54,10 @@ def test_similar_names_score_higher_than_different_names() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz ", min_size=1, max_size=20),
-       st.text(alphabet="abcdefghijklmnopqrstuvwxyz ", min_size=1, max_size=20))
+@given(
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz ", min_size=1, max_size=20),
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz ", min_size=1, max_size=20),
+)
 def test_rapidfuzz_dice_equals_popcount_dice(a: str, b: str) -> None:
     p = make()
     fa, fb = p.bloom("surname", a), p.bloom("surname", b)
