@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     """Runtime configuration. Defaults give the embedded demo set-up (SQLite, local broker)."""
 
-    model_config = SettingsConfigDict(env_prefix="RIEC_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="RIEC_", extra="ignore", env_ignore_empty=True)
 
     data_dir: Path = Field(
         default=Path("var"),
