@@ -91,12 +91,66 @@ class TokenThenFilterComparison:
         return len(self.thresholds) + 1
 
 
+@dataclass(frozen=True)
+class SurnameComparison:
+    """Best Dice over the surname parts of both sides (double names of married persons)."""
+
+    name: str
+    fields: tuple[str, ...] = ("surname", "surname_2")
+    thresholds: tuple[float, ...] = (0.95, 0.8, 0.6)
+    hard: bool = False
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return (*(f"dice>={t:g}" for t in self.thresholds), "dissimilar")
+
+    def level(self, a: Encoded, b: Encoded) -> int | None:
+        parts_a = [a["filters"][f] for f in self.fields if f in a["filters"]]
+        parts_b = [b["filters"][f] for f in self.fields if f in b["filters"]]
+        if not parts_a or not parts_b:
+            return None
+        score = max(dice(x, y) for x in parts_a for y in parts_b)
+        for index, threshold in enumerate(self.thresholds):
+            if score >= threshold:
+                return index
+        return len(self.thresholds)
+
+
+@dataclass(frozen=True)
+class GivenNameComparison:
+    """Given names by Dice when both sides have them, else by first initial."""
+
+    name: str
+    field: str = "given_names"
+    initial_field: str = "first_initial"
+    thresholds: tuple[float, ...] = (0.95, 0.75, 0.5)
+    hard: bool = False
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return (*(f"dice>={t:g}" for t in self.thresholds), "initial equal", "different")
+
+    def level(self, a: Encoded, b: Encoded) -> int | None:
+        fa, fb = a["filters"].get(self.field), b["filters"].get(self.field)
+        ia, ib = a["tokens"].get(self.initial_field), b["tokens"].get(self.initial_field)
+        different = len(self.thresholds) + 1
+        if fa is not None and fb is not None:
+            score = dice(fa, fb)
+            for index, threshold in enumerate(self.thresholds):
+                if score >= threshold:
+                    return index
+            return different
+        if ia is None or ib is None:
+            return None
+        return len(self.thresholds) if ia == ib else different
+
+
 COMPARISONS: dict[str, tuple[Comparison, ...]] = {
     "person": (
         TokenComparison("bsn", "bsn", hard=True),
         TokenThenFilterComparison("birth_date", "birth_date"),
-        FilterComparison("surname", "surname", (0.95, 0.8, 0.6)),
-        FilterComparison("given_names", "given_names", (0.95, 0.75, 0.5)),
+        SurnameComparison("surname"),
+        GivenNameComparison("given_names"),
         TokenComparison("postcode_huisnummer", "postcode_huisnummer"),
         FilterComparison("address", "address", (0.9, 0.7)),
     ),

@@ -13,8 +13,13 @@ from datetime import date
 from typing import Any
 
 from partner.errors import InvalidValue
-from partner.identifiers import check_bag_id, check_bsn, check_kvk, check_postcode, check_rsin
-from partner.identifiers import check_vestigingsnummer
+from partner.identifiers import (
+    check_bag_id,
+    check_bsn,
+    check_kvk,
+    check_rsin,
+    check_vestigingsnummer,
+)
 from partner.normalise.addresses import Address, normalise_address
 from partner.normalise.companies import normalise_company_name
 from partner.normalise.names import PersonName, normalise_person_name, parse_full_name
@@ -106,9 +111,7 @@ class RecordEncoder:
             )
             filters["address"] = self.p.bloom("address", text)
             if address.street and address.city:
-                blocking.add(
-                    self.p.blocking_key("street_city", f"{address.street}|{address.city}")
-                )
+                blocking.add(self.p.blocking_key("street_city", f"{address.street}|{address.city}"))
         return address
 
     def _located_at(self, address: Address | None, relations: list[dict[str, Any]]) -> None:
@@ -138,9 +141,15 @@ class RecordEncoder:
         if name is not None:
             if name.given_names:
                 filters["given_names"] = self.p.bloom("given_names", " ".join(name.given_names))
-            surname_text = " ".join(name.surnames) if name.surnames else name.surname
-            if surname_text:
-                filters["surname"] = self.p.bloom("surname", surname_text)
+            if name.initials:
+                # The first initial is all some partners have ("Vries, M. de"); it is a
+                # token of 26-odd values, so it only ever confirms or contradicts a name.
+                tokens["first_initial"] = self.p.token("first_initial", name.initials[0])
+            if name.surname:
+                filters["surname"] = self.p.bloom("surname", name.surname)
+            # Married names: "Jansen-de Vries" must meet "De Vries" and "Jansen" alike.
+            if len(name.surnames) > 1:
+                filters["surname_2"] = self.p.bloom("surname", name.surnames[-1])
             for key in _person_blocking_values(name, birth):
                 blocking.add(self.p.blocking_key("person", key))
         address = self._address_parts(row, "woonplaats", tokens, filters, blocking)
