@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from matching.linker import Linker
+from matching.relationships import store_relationships
 from storage.models import Record
 
 Outcome = Literal["stored", "replay", "stale", "retracted", "unchanged"]
@@ -70,6 +71,7 @@ def land(session: Session, linker: Linker, envelope: dict[str, Any], source: Sou
         record.status = "retracted"
         record.tokens, record.filters, record.relations = {}, {}, []
         session.flush()
+        store_relationships(session, record, [])
         if before is not None:
             linker.unlink(session, record)
         return "retracted"
@@ -87,6 +89,7 @@ def land(session: Session, linker: Linker, envelope: dict[str, Any], source: Sou
     record.legal_basis = envelope["legal_basis"]
     record.retention_until = date.fromisoformat(envelope["retention_until"])
     session.flush()
+    store_relationships(session, record, record.relations)
     if before is not None and before == _linkable(record) and record.entity_id is not None:
         return "unchanged"
     if before is not None:

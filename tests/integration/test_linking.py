@@ -219,3 +219,51 @@ def test_explanation_lists_field_contributions(db: Database) -> None:
     assert "bsn" in totals and totals["bsn"] > 10
     for link in explanation.links:
         assert all({"level", "weight"} <= set(part) for part in link["contributions"].values())
+
+
+def company(partner: str, record_id: str, kvk: str, name: str, address: str) -> dict[str, Any]:
+    envelope = person(partner, record_id, surname="x", given="x")
+    envelope.update(entity_type="company")
+    envelope["attributes"] = {
+        "tokens": {"kvk": P.token("kvk", kvk)},
+        "filters": {"company_name": P.bloom("company_name", name)},
+        "blocking": [P.blocking_key("kvk", kvk)],
+    }
+    envelope["relations"] = [
+        {
+            "kind": "located_at",
+            "entity_type": "address",
+            "tokens": {"postcode_huisnummer": P.token("postcode_huisnummer", address)},
+        }
+    ]
+    return envelope
+
+
+def test_relationships_resolve_to_entities_and_reveal_concentrations(db: Database) -> None:
+    from matching.relationships import concentrations, entity_relationships
+
+    flex = "1012AB|1"
+    envelopes = [
+        company("gemeente-a", f"C{i}", f"1234567{i}", f"holding {i}", flex) for i in range(4)
+    ]
+    envelopes.append(company("politie-b", "C9", "12345670", "holding 0", flex))  # same as C0
+    envelopes.append(company("uwv-c", "C5", "87654321", "bakkerij", "9999ZZ|5"))
+    address = person("gemeente-a", "ADR1", surname="x", given="x")
+    address.update(entity_type="address")
+    address["attributes"] = {
+        "tokens": {"postcode_huisnummer": P.token("postcode_huisnummer", flex)},
+        "filters": {},
+        "blocking": [],
+    }
+    land_all(db, [*envelopes, address])
+    with db.session() as session:
+        relationships = entity_relationships(session)
+        address_entity = session.scalars(
+            select(Record.entity_id).where(Record.partner_record_id == "ADR1")
+        ).one()
+    assert len(relationships) == 6
+    found = concentrations(relationships, "located_at", "company", minimum=3)
+    assert len(found) == 1
+    assert found[0].count == 4  # C0 and C9 are one company
+    assert found[0].target_entity_id == address_entity
+    assert found[0].partners == ("gemeente-a", "politie-b")
