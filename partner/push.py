@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from contract import EnvelopeError, encode_envelope, load_sharing_rules
+from contract.plaintext import find_identifiers
 from partner.csv_source import SourceRow
 from partner.encode import RecordEncoder, parse_date
 from partner.errors import InvalidValue
@@ -54,7 +55,10 @@ class Reject:
 
 
 def new_batch_id() -> str:
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    # Digits and letters only where no identifier pattern can form (a random hex suffix
+    # can read as a postcode or a plate, which the leak guard would rightly refuse).
+    now = datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%S}.{now.microsecond:06d}Z"
 
 
 def partner_type_of(partner: str) -> str:
@@ -70,6 +74,8 @@ class EnvelopeBuilder:
         self.encoder = RecordEncoder(pseudonymiser)
         self.key_version = pseudonymiser.key_version
         self.rules = load_sharing_rules()
+        if found := find_identifiers(options.batch_id):
+            raise ValueError(f"the batch id looks like a personal identifier ({found[0]})")
 
     def build(self, source: SourceRow) -> dict[str, Any]:
         row = source.row
@@ -134,7 +140,9 @@ class EnvelopeBuilder:
     def _retention(self, row: dict[str, str], signal_date: str) -> str:
         if raw := (row.get("bewaren_tot") or "").strip():
             return parse_date(raw, "bewaren_tot").isoformat()
-        return (date.fromisoformat(signal_date) + timedelta(days=self.options.retention_days)).isoformat()
+        return (
+            date.fromisoformat(signal_date) + timedelta(days=self.options.retention_days)
+        ).isoformat()
 
 
 def build_envelopes(
