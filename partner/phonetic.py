@@ -49,4 +49,4 @@ def phonetic_key(text: str, length: int = 6) -> str:
     # survive vowel typos better.
     skeleton = word[0] + re.sub(r"[a]", "", word[1:])
     key = skeleton if len(skeleton) >= 2 else word
-    return (first if first in "aeiouy" else "") + key[: length]
+    return (first if first in "aeiouy" else "") + key[:length]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from partner.errors import InvalidValue
 from contract.plaintext import find_identifiers
+from partner.errors import InvalidValue
 
 _RECORD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
 

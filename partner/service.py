@@ -12,8 +12,8 @@ from kafka.errors import KafkaError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from partner.csv_source import SourceRow, count_rows, read_rows
-from partner.push import EnvelopeBuilder, PushOptions, PushReport, RejectsWriter, build_envelopes
 from partner.pseudonymise import Pseudonymiser, load_secret
+from partner.push import EnvelopeBuilder, PushOptions, PushReport, RejectsWriter, build_envelopes
 from riec.settings import Settings
 
 
