@@ -1,22 +1,25 @@
-"""Land one validated envelope in the database and link it: idempotent by design.
+"""Land validated envelopes in the database and link them: idempotent by design.
 
+A poll batch is landed as a whole, in one transaction and a few set-based statements.
 Replays are recognised by message id, stale messages (older than what is stored) are
 ignored, and a retraction leaves a tombstone so that a late upsert cannot bring a
-retracted record back.
+retracted record back. Several messages about one record in one batch are applied in
+offset order, as if they had come one by one.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from matching.linker import Linker
-from matching.relationships import store_relationships
-from storage.models import Record
+from matching.linker import Linker, ToLink
+from storage.models import Record, Relationship
 
 Outcome = Literal["stored", "replay", "stale", "retracted", "unchanged"]
 
@@ -28,71 +31,219 @@ class Source:
     offset: int
 
 
-def _linkable(record: Record) -> tuple[Any, ...]:
-    return (record.key_version, record.tokens, record.filters, record.status)
+def _produced_at(envelope: dict[str, Any]) -> datetime:
+    produced = datetime.fromisoformat(envelope["produced_at"])
+    return produced if produced.tzinfo else produced.replace(tzinfo=UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _row(envelope: dict[str, Any], source: Source) -> dict[str, Any]:
+    """The ``records`` row an envelope stands for."""
+    row: dict[str, Any] = {
+        "partner": envelope["partner"],
+        "partner_record_id": envelope["partner_record_id"],
+        "partner_type": envelope["partner_type"],
+        "batch_id": envelope["batch_id"],
+        "entity_type": envelope["entity_type"],
+        "key_version": envelope["pseudonymisation"]["key_version"],
+        "message_id": envelope["message_id"],
+        "produced_at": _produced_at(envelope),
+        "source_topic": source.topic,
+        "source_partition": source.partition,
+        "source_offset": source.offset,
+        "received_at": datetime.now(UTC),
+    }
+    if envelope["operation"] == "retract":
+        row.update(
+            status="retracted",
+            tokens={},
+            filters={},
+            relations=[],
+            signal_code=None,
+            signal_theme=None,
+            signal_date=None,
+            person_category=None,
+            legal_basis=None,
+            retention_until=None,
+        )
+        return row
+    signal = envelope["signal"]
+    row.update(
+        status="active",
+        tokens=envelope["attributes"]["tokens"],
+        filters=envelope["attributes"]["filters"],
+        relations=envelope.get("relations", []),
+        signal_code=signal["code"],
+        signal_theme=signal["theme"],
+        signal_date=date.fromisoformat(signal["date"]),
+        person_category=signal.get("person_category"),
+        legal_basis=envelope["legal_basis"],
+        retention_until=date.fromisoformat(envelope["retention_until"]),
+    )
+    return row
+
+
+def _linkable(row: dict[str, Any]) -> tuple[Any, ...]:
+    return (row["key_version"], row["tokens"], row["filters"], row["status"])
+
+
+@dataclass
+class _Stored:
+    """What is known of a record while the batch is applied."""
+
+    id: int | None
+    message_id: str
+    produced_at: datetime
+    linkable: tuple[Any, ...]
+    linked: bool
+
+
+def land_batch(
+    session: Session, linker: Linker, items: Sequence[tuple[dict[str, Any], Source]]
+) -> list[Outcome]:
+    """Land ``items`` (envelope, source) in order; returns one outcome per item."""
+    outcomes: list[Outcome] = ["stored"] * len(items)
+    by_key: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for index, (envelope, _source) in enumerate(items):
+        by_key[(envelope["partner"], envelope["partner_record_id"])].append(index)
+
+    stored: dict[tuple[str, str], _Stored] = {}
+    keys = list(by_key)
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        for r in session.execute(
+            select(
+                Record.id,
+                Record.partner,
+                Record.partner_record_id,
+                Record.message_id,
+                Record.produced_at,
+                Record.key_version,
+                Record.tokens,
+                Record.filters,
+                Record.status,
+                Record.entity_id,
+            ).where(tuple_(Record.partner, Record.partner_record_id).in_(chunk))
+        ):
+            stored[(r.partner, r.partner_record_id)] = _Stored(
+                id=r.id,
+                message_id=r.message_id,
+                produced_at=_aware(r.produced_at),
+                linkable=(r.key_version, r.tokens or {}, r.filters or {}, r.status),
+                linked=r.entity_id is not None,
+            )
+
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    detach: list[int] = []
+    relink_keys: set[tuple[str, str]] = set()
+    for key, indexes in by_key.items():
+        state = stored.get(key)
+        before = state.linkable if state else None
+        final: dict[str, Any] | None = None
+        for index in indexes:
+            envelope, source = items[index]
+            if state is not None and state.message_id == envelope["message_id"]:
+                outcomes[index] = "replay"
+                continue
+            produced = _produced_at(envelope)
+            if state is not None and produced < state.produced_at:
+                outcomes[index] = "stale"
+                continue
+            row = _row(envelope, source)
+            if envelope["operation"] == "retract":
+                outcomes[index] = "retracted"
+            elif state is not None and state.linkable == _linkable(row) and state.linked:
+                outcomes[index] = "unchanged"
+            state = _Stored(
+                state.id if state else None,
+                row["message_id"],
+                produced,
+                _linkable(row),
+                state.linked if state and state.linkable == _linkable(row) else False,
+            )
+            final = row
+        if final is None:
+            continue
+        existing = stored.get(key)
+        if existing is None:
+            inserts.append(final)
+        else:
+            updates.append({"id": existing.id, **final})
+            if before != _linkable(final) or not existing.linked:
+                detach.append(existing.id)  # type: ignore[arg-type]
+        if final["status"] == "active" and (
+            existing is None or before != _linkable(final) or not existing.linked
+        ):
+            relink_keys.add(key)
+
+    extra_seeds, old_entities = linker.detach(session, detach)
+    ids: dict[tuple[str, str], int] = {k: s.id for k, s in stored.items() if s.id is not None}
+    if updates:
+        session.execute(update(Record), updates)
+    if inserts:
+        for row in session.execute(
+            insert(Record).returning(Record.id, Record.partner, Record.partner_record_id),
+            inserts,
+        ):
+            ids[(row.partner, row.partner_record_id)] = row.id
+    written = inserts + updates
+    _replace_relationships(
+        session, [(ids[(r["partner"], r["partner_record_id"])], r) for r in written]
+    )
+    to_link = [
+        ToLink(
+            id=ids[(r["partner"], r["partner_record_id"])],
+            partner=r["partner"],
+            partner_record_id=r["partner_record_id"],
+            entity_type=r["entity_type"],
+            key_version=r["key_version"],
+            tokens=r["tokens"],
+            filters=r["filters"],
+            blocking=_blocking_of(items, by_key[(r["partner"], r["partner_record_id"])]),
+        )
+        for r in written
+        if (r["partner"], r["partner_record_id"]) in relink_keys
+    ]
+    if to_link or detach:
+        linker.link_batch(session, to_link, extra_seeds=extra_seeds, old_entities=old_entities)
+    return outcomes
+
+
+def _blocking_of(items: Sequence[tuple[dict[str, Any], Source]], indexes: list[int]) -> list[str]:
+    """Blocking keys of the last upsert among a record's messages in the batch."""
+    for index in reversed(indexes):
+        envelope = items[index][0]
+        if envelope["operation"] == "upsert":
+            return list(envelope["attributes"]["blocking"])
+    return []
+
+
+def _replace_relationships(session: Session, written: list[tuple[int, dict[str, Any]]]) -> None:
+    """Replace the relationships each written record states (none once retracted)."""
+    ids = [record_id for record_id, _ in written]
+    for start in range(0, len(ids), 500):
+        session.execute(
+            delete(Relationship).where(Relationship.record_id.in_(ids[start : start + 500]))
+        )
+    rows = [
+        {
+            "record_id": record_id,
+            "kind": relation["kind"],
+            "target_entity_type": relation["entity_type"],
+            "target_key": f"{field}:{token}",
+        }
+        for record_id, row in written
+        for relation in row["relations"]
+        for field, token in sorted(relation["tokens"].items())
+    ]
+    if rows:
+        session.execute(insert(Relationship), rows)
 
 
 def land(session: Session, linker: Linker, envelope: dict[str, Any], source: Source) -> Outcome:
-    produced_at = datetime.fromisoformat(envelope["produced_at"])
-    if produced_at.tzinfo is None:
-        produced_at = produced_at.replace(tzinfo=UTC)
-    record = session.scalars(
-        select(Record).where(
-            Record.partner == envelope["partner"],
-            Record.partner_record_id == envelope["partner_record_id"],
-        )
-    ).one_or_none()
-    if record is not None:
-        if record.message_id == envelope["message_id"]:
-            return "replay"
-        stored_at = record.produced_at
-        if stored_at.tzinfo is None:
-            stored_at = stored_at.replace(tzinfo=UTC)
-        if produced_at < stored_at:
-            return "stale"
-    before = _linkable(record) if record is not None else None
-    if record is None:
-        record = Record(
-            partner=envelope["partner"], partner_record_id=envelope["partner_record_id"]
-        )
-        session.add(record)
-    record.partner_type = envelope["partner_type"]
-    record.batch_id = envelope["batch_id"]
-    record.entity_type = envelope["entity_type"]
-    record.key_version = envelope["pseudonymisation"]["key_version"]
-    record.message_id = envelope["message_id"]
-    record.produced_at = produced_at
-    record.source_topic = source.topic
-    record.source_partition = source.partition
-    record.source_offset = source.offset
-    record.received_at = datetime.now(UTC)
-
-    if envelope["operation"] == "retract":
-        record.status = "retracted"
-        record.tokens, record.filters, record.relations = {}, {}, []
-        session.flush()
-        store_relationships(session, record, [])
-        if before is not None:
-            linker.unlink(session, record)
-        return "retracted"
-
-    signal = envelope["signal"]
-    attributes = envelope["attributes"]
-    record.status = "active"
-    record.tokens = attributes["tokens"]
-    record.filters = attributes["filters"]
-    record.relations = envelope.get("relations", [])
-    record.signal_code = signal["code"]
-    record.signal_theme = signal["theme"]
-    record.signal_date = date.fromisoformat(signal["date"])
-    record.person_category = signal.get("person_category")
-    record.legal_basis = envelope["legal_basis"]
-    record.retention_until = date.fromisoformat(envelope["retention_until"])
-    session.flush()
-    store_relationships(session, record, record.relations)
-    if before is not None and before == _linkable(record) and record.entity_id is not None:
-        return "unchanged"
-    if before is not None:
-        linker.unlink(session, record)
-    linker.link(session, record, attributes["blocking"])
-    return "stored"
+    """Land one envelope (the batch path with a batch of one)."""
+    return land_batch(session, linker, [(envelope, source)])[0]

@@ -1,18 +1,21 @@
-"""Incremental linkage of landed records into entities.
+"""Incremental linkage of landed records into entities, a batch at a time.
 
 For each new or changed record: index its keyed blocking keys and exact tokens, find the
 active records that share one, score each pair with the Fellegi-Sunter model and store
 every pair above the threshold as a link, with its per-field explanation. Entities are
-then the clusters of the link graph around the record, recomputed for that component
+then the clusters of the link graph around the batch, recomputed for those components
 only:
 
 * edges are taken strongest first, ties broken by the records' partner keys, so the
-  result does not depend on the order in which records arrived (or were replayed);
+  result does not depend on the order in which records arrived, were batched or replayed;
 * hard identifiers (BSN, KvK, RSIN, BAG-id, kenteken) are cannot-link constraints: a
   cluster never holds two different values of one;
 * a size cap stops giant clusters;
 * entity ids are kept stable: each cluster keeps the id most of its records already had;
   merges, splits and retirements are written to the entity history.
+
+All database work is set-based (a few statements per batch, not per record), which is
+what lets one service instance keep up with bulk loads.
 """
 
 from __future__ import annotations
@@ -20,16 +23,17 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from matching.comparisons import COMPARISONS, TokenComparison
+from matching.comparisons import COMPARISONS, Block, TokenComparison
 from matching.defaults import default_params
-from matching.model import ModelParams, PairScore, Scorer
+from matching.model import ModelParams, Scorer
 from storage.models import BlockingKey, Entity, EntityEvent, Link, Record
 
 log = logging.getLogger("riec.linker")
@@ -44,6 +48,7 @@ TOKEN_FIELDS: dict[str, tuple[str, ...]] = {
     entity_type: tuple(c.field for c in comparisons if isinstance(c, TokenComparison))
     for entity_type, comparisons in COMPARISONS.items()
 }
+CHUNK = 500  # ids per IN (...) list
 
 RecordKey = tuple[str, str]
 
@@ -52,13 +57,41 @@ RecordKey = tuple[str, str]
 class LinkerConfig:
     max_block_size: int = 500  # a blocking key shared by more records is too common to use
     max_entity_size: int = 200  # the giant-cluster guard
-    max_component: int = 2_000  # how far a reclustering may reach through the link graph
+    max_component: int = 20_000  # how far one reclustering may reach through the link graph
     term_frequencies: bool = True
+    min_records_for_tf: int = 1_000  # below this, frequencies say less than the model's u
 
 
 @dataclass
-class LinkOutcome:
+class ToLink:
+    """A landed record that needs linking: what the linker needs to know of it."""
+
+    id: int
+    partner: str
+    partner_record_id: str
+    entity_type: str
+    key_version: str
+    tokens: dict[str, str]
+    filters: dict[str, str]
+    blocking: Sequence[str]
+
+    @property
+    def encoded(self) -> dict[str, dict[str, str]]:
+        return {"tokens": self.tokens, "filters": self.filters}
+
+
+@dataclass
+class Member:
+    id: int
+    key: RecordKey
+    entity_type: str
+    hard: dict[str, str]
     entity_id: str | None
+    link_weight: float | None = None
+
+
+@dataclass
+class BatchOutcome:
     links: int = 0
     changed_entities: set[str] = field(default_factory=set)
 
@@ -67,19 +100,19 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def record_key(record: Record) -> RecordKey:
-    return (record.partner, record.partner_record_id)
-
-
 def token_key(field_name: str, token: str) -> str:
     return f"{field_name}:{token}"
 
 
-def _encoded(record: Record) -> dict[str, dict[str, str]]:
-    return {"tokens": record.tokens or {}, "filters": record.filters or {}}
+def index_keys(entity_type: str, tokens: dict[str, str], blocking: Iterable[str]) -> set[str]:
+    return set(blocking) | {
+        token_key(f, t) for f in TOKEN_FIELDS[entity_type] if (t := tokens.get(f))
+    }
 
 
-ParamsSource = Callable[[], dict[str, ModelParams]]
+def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def default_params_source() -> dict[str, ModelParams]:
@@ -97,133 +130,257 @@ class Linker:
         self.params = params
         self.scorers = {t: Scorer(p) for t, p in params.items()}
 
-    # -- public -------------------------------------------------------------------------
+    # -- linking ------------------------------------------------------------------------
 
-    def link(self, session: Session, record: Record, keys: Iterable[str]) -> LinkOutcome:
-        """Index ``record``, link it to its candidates and recluster around it."""
-        all_keys = set(keys) | {
-            token_key(f, t)
-            for f in TOKEN_FIELDS[record.entity_type]
-            if (t := (record.tokens or {}).get(f))
-        }
-        session.add_all(
-            BlockingKey(record_id=record.id, key=k, entity_type=record.entity_type)
-            for k in sorted(all_keys)
+    def link_batch(
+        self,
+        session: Session,
+        items: Sequence[ToLink],
+        *,
+        extra_seeds: Iterable[int] = (),
+        old_entities: Iterable[str] = (),
+    ) -> BatchOutcome:
+        """Index, score and cluster a batch of landed records in a few statements."""
+        outcome = BatchOutcome()
+        keys = {item.id: index_keys(item.entity_type, item.tokens, item.blocking) for item in items}
+        rows = [
+            {"record_id": item.id, "key": k, "entity_type": item.entity_type}
+            for item in items
+            for k in sorted(keys[item.id])
+        ]
+        if rows:
+            session.execute(insert(BlockingKey), rows)
+        blocks = self._blocks(session, items, keys)
+        candidates = self._candidate_encodings(session, items, keys, blocks)
+        totals = self._totals(session) if self.config.term_frequencies else {}
+        links: dict[tuple[int, int], dict[str, Any]] = {}
+        for item in items:
+            pool = [
+                c
+                for cid in sorted(self._candidate_ids(item, keys[item.id], blocks))
+                if (c := candidates.get(cid)) is not None and c.key_version == item.key_version
+            ]
+            if not pool:
+                continue
+            scorer = self.scorers[item.entity_type]
+            tf = self._tf(item, blocks, totals)
+            scores = scorer.score_block(item.encoded, Block([c.encoded for c in pool]), tf)
+            keep = (scores.probabilities >= scorer.params.threshold) & ~scores.conflicts
+            for index in keep.nonzero()[0]:
+                other = pool[int(index)]
+                pair = (min(item.id, other.id), max(item.id, other.id))
+                if pair not in links:
+                    links[pair] = {
+                        "record_a": pair[0],
+                        "record_b": pair[1],
+                        "weight": round(float(scores.weights[index]), 4),
+                        "probability": float(scores.probabilities[index]),
+                        "contributions": scorer.explain(scores, int(index)),
+                        "model_version": scorer.params.version,
+                        "created_at": _now(),
+                    }
+        if links:
+            session.execute(insert(Link), list(links.values()))
+        outcome.links = len(links)
+        seeds = [item.id for item in items] + list(extra_seeds)
+        outcome.changed_entities = self.recluster(session, seeds, set(old_entities))
+        return outcome
+
+    def _blocks(
+        self, session: Session, items: Sequence[ToLink], keys: dict[int, set[str]]
+    ) -> dict[tuple[str, str], list[int]]:
+        """(entity type, key) -> ids of the active records carrying that key."""
+        wanted = sorted({k for ks in keys.values() for k in ks})
+        types = sorted({item.entity_type for item in items})
+        blocks: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for chunk in _chunks(wanted):
+            for key, entity_type, record_id in session.execute(
+                select(BlockingKey.key, BlockingKey.entity_type, BlockingKey.record_id).where(
+                    BlockingKey.key.in_(chunk), BlockingKey.entity_type.in_(types)
+                )
+            ):
+                blocks[(entity_type, key)].append(record_id)
+        return blocks
+
+    def _candidate_ids(
+        self, item: ToLink, keys: set[str], blocks: dict[tuple[str, str], list[int]]
+    ) -> set[int]:
+        found: set[int] = set()
+        for key in keys:
+            members = blocks.get((item.entity_type, key), [])
+            if len(members) <= self.config.max_block_size:
+                found.update(members)
+        found.discard(item.id)
+        return found
+
+    def _candidate_encodings(
+        self,
+        session: Session,
+        items: Sequence[ToLink],
+        keys: dict[int, set[str]],
+        blocks: dict[tuple[str, str], list[int]],
+    ) -> dict[int, ToLink]:
+        known = {item.id: item for item in items}
+        wanted = sorted(
+            {cid for item in items for cid in self._candidate_ids(item, keys[item.id], blocks)}
+            - known.keys()
         )
-        session.flush()
-        candidates = self.candidates(session, record, all_keys)
-        links = 0
-        scorer = self.scorers[record.entity_type]
-        tf = self._term_frequencies(session, record) if self.config.term_frequencies else None
-        for candidate in candidates:
-            pair = scorer.score(_encoded(record), _encoded(candidate), tf)
-            if pair.is_match and pair.probability >= scorer.params.threshold:
-                self._store_link(session, record, candidate, pair)
-                links += 1
-        session.flush()
-        changed = self.recluster(session, [record.id], set())
-        return LinkOutcome(entity_id=record.entity_id, links=links, changed_entities=changed)
+        for chunk in _chunks(wanted):
+            for row in session.execute(
+                select(
+                    Record.id,
+                    Record.partner,
+                    Record.partner_record_id,
+                    Record.entity_type,
+                    Record.key_version,
+                    Record.tokens,
+                    Record.filters,
+                ).where(Record.id.in_(chunk), Record.status == "active")
+            ):
+                known[row.id] = ToLink(
+                    row.id,
+                    row.partner,
+                    row.partner_record_id,
+                    row.entity_type,
+                    row.key_version,
+                    row.tokens or {},
+                    row.filters or {},
+                    (),
+                )
+        return known
 
-    def unlink(self, session: Session, record: Record) -> set[str]:
-        """Detach ``record`` (retracted or changed) and recluster what it held together."""
-        previous = record.entity_id
-        neighbours = [
-            b if a == record.id else a
+    def _totals(self, session: Session) -> dict[str, int]:
+        return dict(
+            session.execute(
+                select(Record.entity_type, func.count())
+                .where(Record.status == "active")
+                .group_by(Record.entity_type)
+            ).all()
+        )
+
+    def _tf(
+        self, item: ToLink, blocks: dict[tuple[str, str], list[int]], totals: dict[str, int]
+    ) -> dict[str, float] | None:
+        total = totals.get(item.entity_type, 0)
+        if total < self.config.min_records_for_tf:
+            return None
+        return {
+            f: len(blocks.get((item.entity_type, token_key(f, t)), ())) / total
+            for f in TOKEN_FIELDS[item.entity_type]
+            if (t := item.tokens.get(f))
+        }
+
+    # -- detaching ----------------------------------------------------------------------
+
+    def detach(self, session: Session, record_ids: Sequence[int]) -> tuple[set[int], set[str]]:
+        """Remove records' keys and links before they change or leave.
+
+        Returns the records they were linked to and the entities they were in: the seeds
+        for reclustering what they held together.
+        """
+        if not record_ids:
+            return set(), set()
+        neighbours: set[int] = set()
+        old_entities: set[str] = set()
+        ids = sorted(record_ids)
+        for chunk in _chunks(ids):
             for a, b in session.execute(
                 select(Link.record_a, Link.record_b).where(
-                    or_(Link.record_a == record.id, Link.record_b == record.id)
+                    or_(Link.record_a.in_(chunk), Link.record_b.in_(chunk))
+                )
+            ):
+                neighbours.update((a, b))
+            left = session.execute(
+                select(Record.id, Record.entity_id).where(
+                    Record.id.in_(chunk), Record.entity_id.is_not(None)
+                )
+            ).all()
+            old_entities.update(entity_id for _, entity_id in left)
+            self._events(session, [self._event(e, "record_left", rid) for rid, e in left])
+            session.execute(delete(BlockingKey).where(BlockingKey.record_id.in_(chunk)))
+            session.execute(
+                delete(Link).where(or_(Link.record_a.in_(chunk), Link.record_b.in_(chunk)))
+            )
+            session.execute(
+                update(Record)
+                .where(Record.id.in_(chunk))
+                .values(entity_id=None, link_weight=None)
+                .execution_options(synchronize_session=False)
+            )
+        members: set[int] = set()
+        for chunk in _chunks(sorted(old_entities)):
+            members.update(
+                session.scalars(
+                    select(Record.id).where(Record.entity_id.in_(chunk), Record.status == "active")
                 )
             )
-        ]
-        session.execute(delete(BlockingKey).where(BlockingKey.record_id == record.id))
-        session.execute(
-            delete(Link).where(or_(Link.record_a == record.id, Link.record_b == record.id))
-        )
-        record.entity_id = None
-        record.link_weight = None
-        session.flush()
-        if previous is None:
-            return set()
-        self._event(session, previous, "record_left", record.id)
-        members = session.scalars(
-            select(Record.id).where(Record.entity_id == previous, Record.status == "active")
-        ).all()
-        changed = self.recluster(session, [*members, *neighbours], {previous})
-        self._refresh_entity(session, previous)
-        return changed | {previous}
-
-    def candidates(self, session: Session, record: Record, keys: Iterable[str]) -> list[Record]:
-        keys = list(keys)
-        if not keys:
-            return []
-        usable = (
-            select(BlockingKey.key)
-            .where(BlockingKey.entity_type == record.entity_type, BlockingKey.key.in_(keys))
-            .group_by(BlockingKey.key)
-            .having(func.count() <= self.config.max_block_size)
-        )
-        ids = select(BlockingKey.record_id).where(
-            BlockingKey.entity_type == record.entity_type,
-            BlockingKey.key.in_(usable),
-            BlockingKey.record_id != record.id,
-        )
-        stmt = select(Record).where(
-            Record.id.in_(ids),
-            Record.status == "active",
-            Record.key_version == record.key_version,
-        )
-        return list(session.scalars(stmt))
+        return (neighbours | members) - set(ids), old_entities
 
     # -- clustering ---------------------------------------------------------------------
 
-    def recluster(self, session: Session, seeds: list[int], old_entities: set[str]) -> set[str]:
-        """Recompute the entities of the link-graph component around ``seeds``."""
-        component = self._component(session, seeds)
-        if not component:
-            return set()
-        records = {
-            r.id: r
-            for r in session.scalars(
-                select(Record).where(Record.id.in_(component), Record.status == "active")
-            )
-        }
-        edges = session.execute(
-            select(Link.record_a, Link.record_b, Link.weight).where(
-                Link.record_a.in_(records), Link.record_b.in_(records)
-            )
-        ).all()
-        clusters = self._constrained_clusters(records, edges)
-        return self._assign_ids(session, clusters, records, old_entities)
+    def recluster(self, session: Session, seeds: Iterable[int], old_entities: set[str]) -> set[str]:
+        """Recompute the entities of the link-graph components around ``seeds``."""
+        component = self._component(session, set(seeds))
+        members = self._members(session, component)
+        edges = self._edges(session, members)
+        clusters = self._constrained_clusters(members, edges)
+        return self._assign_ids(session, clusters, members, edges, old_entities)
 
-    def _component(self, session: Session, seeds: list[int]) -> set[int]:
+    def _component(self, session: Session, seeds: set[int]) -> set[int]:
         seen = set(seeds)
-        frontier = set(seeds)
+        frontier = sorted(seeds)
         while frontier and len(seen) < self.config.max_component:
-            batch = list(frontier)[:500]
-            frontier -= set(batch)
-            rows = session.execute(
-                select(Link.record_a, Link.record_b).where(
-                    or_(Link.record_a.in_(batch), Link.record_b.in_(batch))
-                )
-            ).all()
-            for a, b in rows:
-                for node in (a, b):
-                    if node not in seen:
-                        seen.add(node)
-                        frontier.add(node)
+            found: set[int] = set()
+            for chunk in _chunks(frontier):
+                found.update(session.scalars(select(Link.record_b).where(Link.record_a.in_(chunk))))
+                found.update(session.scalars(select(Link.record_a).where(Link.record_b.in_(chunk))))
+            frontier = sorted(found - seen)
+            seen |= found
         if frontier:
             log.warning("link component capped at %d records", self.config.max_component)
         return seen
 
+    def _members(self, session: Session, ids: set[int]) -> dict[int, Member]:
+        members: dict[int, Member] = {}
+        for chunk in _chunks(sorted(ids)):
+            for row in session.execute(
+                select(
+                    Record.id,
+                    Record.partner,
+                    Record.partner_record_id,
+                    Record.entity_type,
+                    Record.tokens,
+                    Record.entity_id,
+                    Record.link_weight,
+                ).where(Record.id.in_(chunk), Record.status == "active")
+            ):
+                tokens = row.tokens or {}
+                members[row.id] = Member(
+                    id=row.id,
+                    key=(row.partner, row.partner_record_id),
+                    entity_type=row.entity_type,
+                    hard={f: t for f in HARD_FIELDS[row.entity_type] if (t := tokens.get(f))},
+                    entity_id=row.entity_id,
+                    link_weight=row.link_weight,
+                )
+        return members
+
+    def _edges(self, session: Session, members: dict[int, Member]) -> list[tuple[int, int, float]]:
+        edges: list[tuple[int, int, float]] = []
+        for chunk in _chunks(sorted(members)):
+            for a, b, weight in session.execute(
+                select(Link.record_a, Link.record_b, Link.weight).where(Link.record_a.in_(chunk))
+            ):
+                if b in members:
+                    edges.append((a, b, weight))
+        return edges
+
     def _constrained_clusters(
-        self, records: dict[int, Record], edges: Iterable[tuple[int, int, float]]
-    ) -> list[list[Record]]:
-        parent = {rid: rid for rid in records}
-        size = dict.fromkeys(records, 1)
-        hard: dict[int, dict[str, str]] = {
-            rid: {f: t for f in HARD_FIELDS[rec.entity_type] if (t := (rec.tokens or {}).get(f))}
-            for rid, rec in records.items()
-        }
+        self, members: dict[int, Member], edges: Iterable[tuple[int, int, float]]
+    ) -> list[list[Member]]:
+        parent = {rid: rid for rid in members}
+        size = dict.fromkeys(members, 1)
+        hard = {rid: dict(m.hard) for rid, m in members.items()}
 
         def find(node: int) -> int:
             while parent[node] != node:
@@ -233,10 +390,7 @@ class Linker:
 
         ordered = sorted(
             edges,
-            key=lambda e: (
-                -round(e[2], 4),
-                *sorted((record_key(records[e[0]]), record_key(records[e[1]]))),
-            ),
+            key=lambda e: (-round(e[2], 4), *sorted((members[e[0]].key, members[e[1]].key))),
         )
         for a, b, _weight in ordered:
             ra, rb = find(a), find(b)
@@ -247,32 +401,36 @@ class Linker:
             if any(hard[rb].get(f, t) != t for f, t in hard[ra].items()):
                 continue
             # The root with the smaller record key survives, keeping roots order-free.
-            if record_key(records[rb]) < record_key(records[ra]):
+            if members[rb].key < members[ra].key:
                 ra, rb = rb, ra
             parent[rb] = ra
             size[ra] += size[rb]
             hard[ra] = {**hard[rb], **hard[ra]}
-        groups: dict[int, list[Record]] = defaultdict(list)
-        for rid, rec in records.items():
-            groups[find(rid)].append(rec)
+        groups: dict[int, list[Member]] = defaultdict(list)
+        for rid, member in members.items():
+            groups[find(rid)].append(member)
         return sorted(
-            (sorted(g, key=record_key) for g in groups.values()),
-            key=lambda g: (-len(g), record_key(g[0])),
+            (sorted(g, key=lambda m: m.key) for g in groups.values()),
+            key=lambda g: (-len(g), g[0].key),
         )
 
     def _assign_ids(
         self,
         session: Session,
-        clusters: list[list[Record]],
-        records: dict[int, Record],
+        clusters: list[list[Member]],
+        members: dict[int, Member],
+        edges: list[tuple[int, int, float]],
         old_entities: set[str],
     ) -> set[str]:
-        previous = {rid: rec.entity_id for rid, rec in records.items()}
+        previous = {rid: m.entity_id for rid, m in members.items()}
         involved = {e for e in previous.values() if e} | old_entities
         used: set[str] = set()
         changed: set[str] = set()
+        events: list[dict[str, Any]] = []
+        new_clusters: list[list[Member]] = []
+        assignment: dict[int, str] = {}
         for cluster in clusters:
-            counts = Counter(rec.entity_id for rec in cluster if rec.entity_id)
+            counts = Counter(m.entity_id for m in cluster if m.entity_id)
             choice = next(
                 (
                     e
@@ -282,148 +440,166 @@ class Linker:
                 None,
             )
             if choice is None:
-                choice = self._new_entity(session, cluster[0])
+                new_clusters.append(cluster)
+                continue
             used.add(choice)
-            for rec in cluster:
-                if rec.entity_id != choice:
-                    if rec.entity_id:
-                        self._event(
-                            session, rec.entity_id, "record_moved", rec.id, other_entity_id=choice
-                        )
-                    self._event(session, choice, "record_joined", rec.id)
-                    rec.entity_id = choice
-                    changed.add(choice)
-            self._set_link_weights(session, cluster)
-        session.flush()
+            for m in cluster:
+                assignment[m.id] = choice
+        for cluster, entity_id in zip(
+            new_clusters, self._new_entities(session, new_clusters, used, events), strict=True
+        ):
+            used.add(entity_id)
+            for m in cluster:
+                assignment[m.id] = entity_id
+        best: dict[int, float] = {}
+        for a, b, weight in edges:
+            if assignment.get(a) == assignment.get(b):
+                for node in (a, b):
+                    best[node] = max(best.get(node, weight), weight)
+        updates = []
+        for rid, member in members.items():
+            target = assignment[rid]
+            if member.entity_id != target:
+                if member.entity_id:
+                    events.append(self._event(member.entity_id, "record_moved", rid, target))
+                events.append(self._event(target, "record_joined", rid))
+                changed.add(target)
+            if member.entity_id != target or member.link_weight != best.get(rid):
+                updates.append({"id": rid, "entity_id": target, "link_weight": best.get(rid)})
+            member.entity_id = target
+        if updates:
+            session.execute(update(Record), updates)
         for entity_id in sorted(involved - used):
             # Every record moved elsewhere: merged into one entity, or spread over several.
-            targets = sorted({records[r].entity_id for r, e in previous.items() if e == entity_id})
+            targets = sorted({assignment[r] for r, e in previous.items() if e == entity_id})
             event = "merged_into" if len(targets) == 1 else "split"
             for target in targets:
-                self._event(session, entity_id, event, None, other_entity_id=target)
-                if event == "merged_into" and target:
-                    self._event(session, target, "merged", None, other_entity_id=entity_id)
+                events.append(self._event(entity_id, event, None, target))
+                if event == "merged_into":
+                    events.append(self._event(target, "merged", None, entity_id))
             changed.add(entity_id)
-        for entity_id in sorted(changed | used):
-            self._refresh_entity(session, entity_id)
+        self._refresh_entities(session, sorted(changed | used), events)
+        self._events(session, events)
         return changed
 
-    def _set_link_weights(self, session: Session, cluster: list[Record]) -> None:
-        """Each record's link weight: its strongest link inside its own entity."""
-        if len(cluster) == 1:
-            cluster[0].link_weight = None
-            return
-        ids = [r.id for r in cluster]
-        best: dict[int, float] = {}
-        for a, b, weight in session.execute(
-            select(Link.record_a, Link.record_b, Link.weight).where(
-                Link.record_a.in_(ids), Link.record_b.in_(ids)
-            )
-        ):
-            for node in (a, b):
-                best[node] = max(best.get(node, weight), weight)
-        for rec in cluster:
-            rec.link_weight = best.get(rec.id)
-
-    # -- storage helpers ----------------------------------------------------------------
-
-    def _term_frequencies(self, session: Session, record: Record) -> dict[str, float]:
-        """Share of active records of this type that carry each of ``record``'s tokens."""
-        keys = {
-            token_key(f, t): f
-            for f in TOKEN_FIELDS[record.entity_type]
-            if (t := (record.tokens or {}).get(f))
-        }
-        if not keys:
-            return {}
-        total = session.scalar(
-            select(func.count()).where(
-                Record.entity_type == record.entity_type, Record.status == "active"
-            )
-        )
-        if not total or total < 1000:
-            # Too few records for frequencies to mean more than the model's u.
-            return {}
-        counts = session.execute(
-            select(BlockingKey.key, func.count())
-            .where(BlockingKey.entity_type == record.entity_type, BlockingKey.key.in_(keys))
-            .group_by(BlockingKey.key)
-        ).all()
-        return {keys[k]: n / total for k, n in counts}
-
-    def _new_entity(self, session: Session, seed: Record) -> str:
-        basis = f"{seed.entity_type}|{seed.partner}|{seed.partner_record_id}"
-        base = "E" + hashlib.sha256(basis.encode()).hexdigest()[:19]
-        entity_id, n = base, 0
-        while (existing := session.get(Entity, entity_id)) is not None and existing.active:
-            n += 1
-            entity_id = f"{base}-{n}"
-        now = _now()
-        if existing is None:
-            session.add(
-                Entity(
-                    entity_id=entity_id,
-                    entity_type=seed.entity_type,
-                    created_at=now,
-                    updated_at=now,
-                    record_count=0,
-                    partner_count=0,
-                    active=True,
-                )
-            )
-        else:
-            existing.active = True
-            existing.updated_at = now
-        session.flush()
-        self._event(session, entity_id, "created", seed.id)
-        return entity_id
-
-    def _store_link(self, session: Session, a: Record, b: Record, pair: PairScore) -> None:
-        lo, hi = sorted((a.id, b.id))
-        session.merge(
-            Link(
-                record_a=lo,
-                record_b=hi,
-                weight=round(pair.weight, 4),
-                probability=pair.probability,
-                contributions=pair.contributions,
-                model_version=self.scorers[a.entity_type].params.version,
-                created_at=_now(),
-            )
-        )
-
-    def _refresh_entity(self, session: Session, entity_id: str) -> None:
-        session.flush()
-        count, partners = session.execute(
-            select(func.count(), func.count(func.distinct(Record.partner))).where(
-                Record.entity_id == entity_id, Record.status == "active"
-            )
-        ).one()
-        entity = session.get(Entity, entity_id)
-        if entity is None:
-            return
-        if entity.active and count == 0:
-            self._event(session, entity_id, "retired", None)
-        entity.record_count = count
-        entity.partner_count = partners
-        entity.active = count > 0
-        entity.updated_at = _now()
-
-    def _event(
+    def _new_entities(
         self,
         session: Session,
-        entity_id: str,
-        event: str,
-        record_id: int | None,
-        other_entity_id: str | None = None,
-    ) -> None:
-        session.add(
-            EntityEvent(
-                at=_now(),
-                entity_id=entity_id,
-                event=event,
-                record_id=record_id,
-                other_entity_id=other_entity_id,
-                details={},
+        clusters: list[list[Member]],
+        used: set[str],
+        events: list[dict[str, Any]],
+    ) -> list[str]:
+        """Ids for clusters that continue no entity: derived from their first record."""
+        if not clusters:
+            return []
+        bases = [
+            "E"
+            + hashlib.sha256(
+                f"{c[0].entity_type}|{c[0].key[0]}|{c[0].key[1]}".encode()
+            ).hexdigest()[:19]
+            for c in clusters
+        ]
+        existing: dict[str, bool] = {}
+        for chunk in _chunks(bases):
+            existing.update(
+                session.execute(
+                    select(Entity.entity_id, Entity.active).where(Entity.entity_id.in_(chunk))
+                ).all()
             )
-        )
+        now = _now()
+        chosen: list[str] = []
+        fresh: list[dict[str, Any]] = []
+        revived: list[str] = []
+        for cluster, base in zip(clusters, bases, strict=True):
+            entity_id, n = base, 0
+            while entity_id in used or existing.get(entity_id):
+                n += 1
+                entity_id = f"{base}-{n}"
+                if entity_id not in existing:
+                    row = session.execute(
+                        select(Entity.active).where(Entity.entity_id == entity_id)
+                    ).first()
+                    if row is not None:
+                        existing[entity_id] = row.active
+            if entity_id in existing:
+                revived.append(entity_id)
+            else:
+                fresh.append(
+                    {
+                        "entity_id": entity_id,
+                        "entity_type": cluster[0].entity_type,
+                        "created_at": now,
+                        "updated_at": now,
+                        "record_count": 0,
+                        "partner_count": 0,
+                        "active": True,
+                    }
+                )
+            used.add(entity_id)
+            existing[entity_id] = True
+            chosen.append(entity_id)
+            events.append(self._event(entity_id, "created", cluster[0].id))
+        if fresh:
+            session.execute(insert(Entity), fresh)
+        for chunk in _chunks(revived):
+            session.execute(
+                update(Entity)
+                .where(Entity.entity_id.in_(chunk))
+                .values(active=True, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        return chosen
+
+    def _refresh_entities(
+        self, session: Session, entity_ids: list[str], events: list[dict[str, Any]]
+    ) -> None:
+        if not entity_ids:
+            return
+        counts: dict[str, tuple[int, int]] = {}
+        was_active: dict[str, bool] = {}
+        for chunk in _chunks(entity_ids):
+            for entity_id, count, partners in session.execute(
+                select(Record.entity_id, func.count(), func.count(func.distinct(Record.partner)))
+                .where(Record.entity_id.in_(chunk), Record.status == "active")
+                .group_by(Record.entity_id)
+            ):
+                counts[entity_id] = (count, partners)
+            was_active.update(
+                session.execute(
+                    select(Entity.entity_id, Entity.active).where(Entity.entity_id.in_(chunk))
+                ).all()
+            )
+        now = _now()
+        rows = []
+        for entity_id in entity_ids:
+            count, partners = counts.get(entity_id, (0, 0))
+            if was_active.get(entity_id) and count == 0:
+                events.append(self._event(entity_id, "retired", None))
+            rows.append(
+                {
+                    "entity_id": entity_id,
+                    "record_count": count,
+                    "partner_count": partners,
+                    "active": count > 0,
+                    "updated_at": now,
+                }
+            )
+        session.execute(update(Entity), rows)
+
+    @staticmethod
+    def _event(
+        entity_id: str, event: str, record_id: int | None, other: str | None = None
+    ) -> dict[str, Any]:
+        return {
+            "at": _now(),
+            "entity_id": entity_id,
+            "event": event,
+            "record_id": record_id,
+            "other_entity_id": other,
+            "details": {},
+        }
+
+    @staticmethod
+    def _events(session: Session, events: list[dict[str, Any]]) -> None:
+        if events:
+            session.execute(insert(EntityEvent), events)

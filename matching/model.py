@@ -11,7 +11,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from matching.comparisons import COMPARISONS, Comparison, Encoded
+import numpy as np
+
+from matching.comparisons import COMPARISONS, MISSING, Block, Comparison, Encoded
 
 
 @dataclass
@@ -74,41 +76,84 @@ def probability_from_weight(weight: float) -> float:
     return 1.0 / (1.0 + 2.0 ** (-weight))
 
 
+@dataclass
+class BlockScores:
+    """Scores of one record against a block: arrays, one entry per candidate."""
+
+    weights: np.ndarray
+    probabilities: np.ndarray
+    conflicts: np.ndarray  # True where a hard identifier differs
+    levels: np.ndarray  # (candidates, comparisons); -1 where a side lacks the field
+    level_weights: np.ndarray  # the same shape: each comparison's contribution
+
+
 class Scorer:
     def __init__(self, params: ModelParams) -> None:
         self.params = params
         self.comparisons: tuple[Comparison, ...] = COMPARISONS[params.entity_type]
         self.prior_weight = math.log2(params.prior / (1 - params.prior))
+        self._weights = [
+            np.array([params.comparisons[c.name].weight(level) for level in range(len(c.labels))])
+            for c in self.comparisons
+        ]
+
+    def score_block(
+        self, query: Encoded, block: Block, term_frequencies: dict[str, float] | None = None
+    ) -> BlockScores:
+        """Score ``query`` against every record of ``block`` at once.
+
+        ``term_frequencies`` (field -> share of records carrying ``query``'s token) makes
+        agreement on a common value (a busy flex-office address) count for less and
+        agreement on a rare one for more, as Splink's term-frequency adjustment does.
+        """
+        n = block.size
+        levels = np.full((n, len(self.comparisons)), MISSING, dtype=np.int16)
+        contributions = np.zeros((n, len(self.comparisons)))
+        conflicts = np.zeros(n, dtype=bool)
+        for j, comparison in enumerate(self.comparisons):
+            column = comparison.levels(query, block)
+            levels[:, j] = column
+            present = column != MISSING
+            weights = self._weights[j]
+            contributions[present, j] = weights[column[present]]
+            tf = (term_frequencies or {}).get(getattr(comparison, "field", ""))
+            if tf is not None and not comparison.hard:
+                params = self.params.comparisons[comparison.name]
+                u_tf = min(max(tf, params.u[0] * 0.1), 0.5)
+                contributions[column == 0, j] = math.log2(params.m[0] / u_tf)
+            if comparison.hard:
+                conflicts |= column == len(comparison.labels) - 1
+        weights = self.prior_weight + contributions.sum(axis=1)
+        probabilities = 1.0 / (1.0 + np.exp2(-np.clip(weights, -60, 60)))
+        return BlockScores(weights, probabilities, conflicts, levels, contributions)
+
+    def explain(self, scores: BlockScores, index: int) -> dict[str, dict[str, Any]]:
+        """Per-field level and weight of one scored pair, for storage with its link."""
+        out: dict[str, dict[str, Any]] = {}
+        for j, comparison in enumerate(self.comparisons):
+            level = int(scores.levels[index, j])
+            if level != MISSING:
+                out[comparison.name] = {
+                    "level": comparison.labels[level],
+                    "weight": round(float(scores.level_weights[index, j]), 3),
+                }
+        return out
 
     def score(
         self, a: Encoded, b: Encoded, term_frequencies: dict[str, float] | None = None
     ) -> PairScore:
-        """Score a pair. ``term_frequencies`` (field -> share of records with ``a``'s token)
-        makes agreement on a common value (a shared flex-office address) count for less and
-        agreement on a rare one for more."""
-        total = self.prior_weight
-        contributions: dict[str, dict[str, Any]] = {}
-        conflict: str | None = None
-        for comparison in self.comparisons:
-            level = comparison.level(a, b)
-            if level is None:
-                continue
-            params = self.params.comparisons[comparison.name]
-            weight = params.weight(level)
-            contribution: dict[str, Any] = {"level": comparison.labels[level]}
-            tf = (term_frequencies or {}).get(getattr(comparison, "field", ""))
-            if tf is not None and level == 0 and not comparison.hard:
-                u_tf = min(max(tf, params.u[0] * 0.1), 0.5)
-                weight = math.log2(params.m[0] / u_tf)
-                contribution["term_frequency"] = round(tf, 6)
-            contribution["weight"] = round(weight, 3)
-            total += weight
-            contributions[comparison.name] = contribution
-            if comparison.hard and level == len(comparison.labels) - 1:
-                conflict = comparison.name
+        scores = self.score_block(a, Block([b]), term_frequencies)
+        conflict = next(
+            (
+                c.name
+                for j, c in enumerate(self.comparisons)
+                if c.hard and scores.levels[0, j] == len(c.labels) - 1
+            ),
+            None,
+        )
         return PairScore(
-            weight=total,
-            probability=probability_from_weight(total),
-            contributions=contributions,
+            weight=float(scores.weights[0]),
+            probability=float(scores.probabilities[0]),
+            contributions=self.explain(scores, 0),
             conflict=conflict,
         )

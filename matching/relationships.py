@@ -11,28 +11,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matching.linker import token_key
 from storage.models import BlockingKey, Record, Relationship
-
-
-def store_relationships(session: Session, record: Record, relations: list[dict[str, Any]]) -> None:
-    """Replace the relationships a record states (called on every upsert and retraction)."""
-    session.execute(delete(Relationship).where(Relationship.record_id == record.id))
-    for relation in relations:
-        for field_name, token in sorted(relation["tokens"].items()):
-            session.add(
-                Relationship(
-                    record_id=record.id,
-                    kind=relation["kind"],
-                    target_entity_type=relation["entity_type"],
-                    target_key=token_key(field_name, token),
-                )
-            )
 
 
 @dataclass(frozen=True)
