@@ -4,8 +4,8 @@ A level is an index into the comparison's ``labels``; a missing level (``None`` 
 pair, ``-1`` in the vectorised form) means a side lacks the field, which contributes
 nothing to the match weight, neither for nor against.
 
-Every comparison works both on one pair (``level``) and on one record against a block of
-candidates (``levels``); the second is the hot path of the matching service and of training.
+Comparisons are vectorised over pairs of rows of a :class:`Block`: the matching service
+scores all candidate pairs of a batch, and training all sampled pairs, in one call.
 """
 
 from __future__ import annotations
@@ -16,14 +16,18 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from matching.similarity import dice_many, filter_matrix, unpack
+from matching.similarity import dice_rows, filter_matrix
 
 Encoded = Mapping[str, Any]  # {"tokens": {...}, "filters": {...}}
 MISSING = -1
 
 
 class Block:
-    """A block of candidate records, with per-field token arrays and filter matrices."""
+    """Records to compare, held column-wise: per field a token array or a filter matrix.
+
+    Comparisons run on pairs of rows of one block (``left[i]`` with ``right[i]``), so one
+    call scores every candidate pair of a whole batch with a few numpy operations.
+    """
 
     def __init__(self, encoded: Sequence[Encoded]) -> None:
         self.encoded = encoded
@@ -50,8 +54,27 @@ def _bucket(scores: np.ndarray, thresholds: tuple[float, ...]) -> np.ndarray:
     return (scores[:, None] < np.asarray(thresholds)[None, :]).sum(axis=1).astype(np.int16)
 
 
-def _bucket_one(score: float, thresholds: tuple[float, ...]) -> int:
-    return sum(score < t for t in thresholds)
+def _token_pairs(
+    block: Block, field: str, left: np.ndarray, right: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(both present, equal where both present) for a token field over pairs."""
+    values, present = block.tokens(field)
+    both = present[left] & present[right]
+    equal = np.zeros(len(left), dtype=bool)
+    equal[both] = values[left[both]] == values[right[both]]
+    return both, equal
+
+
+def _dice_pairs(
+    block: Block, field_left: str, field_right: str, left: np.ndarray, right: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(both present, Dice where both present) for filter fields over pairs."""
+    matrix_l, present_l = block.filters(field_left)
+    matrix_r, present_r = block.filters(field_right)
+    both = present_l[left] & present_r[right]
+    scores = np.zeros(len(left))
+    scores[both] = dice_rows(matrix_l[left[both]], matrix_r[right[both]])
+    return both, scores
 
 
 class Comparison(Protocol):
@@ -62,9 +85,13 @@ class Comparison(Protocol):
     @property
     def labels(self) -> tuple[str, ...]: ...
 
-    def level(self, a: Encoded, b: Encoded) -> int | None: ...
+    def pair_levels(self, block: Block, left: np.ndarray, right: np.ndarray) -> np.ndarray: ...
 
-    def levels(self, query: Encoded, block: Block) -> np.ndarray: ...
+
+def level(comparison: Comparison, a: Encoded, b: Encoded) -> int | None:
+    """The level of one pair (``None`` when a side lacks the field)."""
+    out = int(comparison.pair_levels(Block([a, b]), np.array([0]), np.array([1]))[0])
+    return None if out == MISSING else out
 
 
 @dataclass(frozen=True)
@@ -79,19 +106,10 @@ class TokenComparison:
     def labels(self) -> tuple[str, ...]:
         return ("equal", "different")
 
-    def level(self, a: Encoded, b: Encoded) -> int | None:
-        ta, tb = a["tokens"].get(self.field), b["tokens"].get(self.field)
-        if ta is None or tb is None:
-            return None
-        return 0 if ta == tb else 1
-
-    def levels(self, query: Encoded, block: Block) -> np.ndarray:
-        q = query["tokens"].get(self.field)
-        out = np.full(block.size, MISSING, dtype=np.int16)
-        if q is None:
-            return out
-        values, present = block.tokens(self.field)
-        out[present] = np.where(values[present] == q, 0, 1)
+    def pair_levels(self, block: Block, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        both, equal = _token_pairs(block, self.field, left, right)
+        out = np.full(len(left), MISSING, dtype=np.int16)
+        out[both] = np.where(equal[both], 0, 1)
         return out
 
 
@@ -108,19 +126,10 @@ class FilterComparison:
     def labels(self) -> tuple[str, ...]:
         return (*(f"dice>={t:g}" for t in self.thresholds), "dissimilar")
 
-    def level(self, a: Encoded, b: Encoded) -> int | None:
-        fa, fb = a["filters"].get(self.field), b["filters"].get(self.field)
-        if fa is None or fb is None:
-            return None
-        return _bucket_one(float(dice_many(unpack(fa), unpack(fb)[None, :])[0]), self.thresholds)
-
-    def levels(self, query: Encoded, block: Block) -> np.ndarray:
-        q = query["filters"].get(self.field)
-        out = np.full(block.size, MISSING, dtype=np.int16)
-        if q is None:
-            return out
-        matrix, present = block.filters(self.field)
-        out[present] = _bucket(dice_many(unpack(q), matrix[present]), self.thresholds)
+    def pair_levels(self, block: Block, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        both, scores = _dice_pairs(block, self.field, self.field, left, right)
+        out = np.full(len(left), MISSING, dtype=np.int16)
+        out[both] = _bucket(scores[both], self.thresholds)
         return out
 
 
@@ -137,22 +146,14 @@ class TokenThenFilterComparison:
     def labels(self) -> tuple[str, ...]:
         return ("equal", *(f"dice>={t:g}" for t in self.thresholds), "different")
 
-    def level(self, a: Encoded, b: Encoded) -> int | None:
-        out = self.levels(a, Block([b]))[0]
-        return None if out == MISSING else int(out)
-
-    def levels(self, query: Encoded, block: Block) -> np.ndarray:
-        out = np.full(block.size, MISSING, dtype=np.int16)
-        qt = query["tokens"].get(self.field)
-        qf = query["filters"].get(self.field)
+    def pair_levels(self, block: Block, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        out = np.full(len(left), MISSING, dtype=np.int16)
         different = len(self.thresholds) + 1
-        if qt is not None:
-            values, present = block.tokens(self.field)
-            out[present] = np.where(values[present] == qt, 0, different)
-        if qf is not None:
-            matrix, present = block.filters(self.field)
-            undecided = present & (out != 0)
-            out[undecided] = 1 + _bucket(dice_many(unpack(qf), matrix[undecided]), self.thresholds)
+        tokens_both, equal = _token_pairs(block, self.field, left, right)
+        out[tokens_both] = np.where(equal[tokens_both], 0, different)
+        filters_both, scores = _dice_pairs(block, self.field, self.field, left, right)
+        undecided = filters_both & (out != 0)
+        out[undecided] = 1 + _bucket(scores[undecided], self.thresholds)
         return out
 
 
@@ -169,23 +170,13 @@ class SurnameComparison:
     def labels(self) -> tuple[str, ...]:
         return (*(f"dice>={t:g}" for t in self.thresholds), "dissimilar")
 
-    def level(self, a: Encoded, b: Encoded) -> int | None:
-        out = self.levels(a, Block([b]))[0]
-        return None if out == MISSING else int(out)
-
-    def levels(self, query: Encoded, block: Block) -> np.ndarray:
-        best = np.full(block.size, -1.0)
-        for qf in self.fields:
-            q = query["filters"].get(qf)
-            if q is None:
-                continue
-            unpacked = unpack(q)
-            for bf in self.fields:
-                matrix, present = block.filters(bf)
-                scores = np.full(block.size, -1.0)
-                scores[present] = dice_many(unpacked, matrix[present])
-                best = np.maximum(best, scores)
-        out = np.full(block.size, MISSING, dtype=np.int16)
+    def pair_levels(self, block: Block, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        best = np.full(len(left), -1.0)
+        for field_left in self.fields:
+            for field_right in self.fields:
+                both, scores = _dice_pairs(block, field_left, field_right, left, right)
+                best[both] = np.maximum(best[both], scores[both])
+        out = np.full(len(left), MISSING, dtype=np.int16)
         found = best >= 0
         out[found] = _bucket(best[found], self.thresholds)
         return out
@@ -205,23 +196,15 @@ class GivenNameComparison:
     def labels(self) -> tuple[str, ...]:
         return (*(f"dice>={t:g}" for t in self.thresholds), "initial equal", "different")
 
-    def level(self, a: Encoded, b: Encoded) -> int | None:
-        out = self.levels(a, Block([b]))[0]
-        return None if out == MISSING else int(out)
-
-    def levels(self, query: Encoded, block: Block) -> np.ndarray:
-        out = np.full(block.size, MISSING, dtype=np.int16)
+    def pair_levels(self, block: Block, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        out = np.full(len(left), MISSING, dtype=np.int16)
         different = len(self.thresholds) + 1
-        qi = query["tokens"].get(self.initial_field)
-        if qi is not None:
-            values, present = block.tokens(self.initial_field)
-            out[present] = np.where(values[present] == qi, len(self.thresholds), different)
-        qf = query["filters"].get(self.field)
-        if qf is not None:
-            matrix, present = block.filters(self.field)
-            levels = _bucket(dice_many(unpack(qf), matrix[present]), self.thresholds)
-            # A dissimilar full name is "different", even when the initials agree.
-            out[present] = np.where(levels == len(self.thresholds), different, levels)
+        initials_both, equal = _token_pairs(block, self.initial_field, left, right)
+        out[initials_both] = np.where(equal[initials_both], len(self.thresholds), different)
+        names_both, scores = _dice_pairs(block, self.field, self.field, left, right)
+        levels = _bucket(scores[names_both], self.thresholds)
+        # A dissimilar full name is "different", even when the initials agree.
+        out[names_both] = np.where(levels == len(self.thresholds), different, levels)
         return out
 
 

@@ -26,14 +26,17 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
+import numpy as np
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from matching.comparisons import COMPARISONS, Block, TokenComparison
 from matching.defaults import default_params
 from matching.model import ModelParams, Scorer
+from matching.similarity import unpack
 from storage.models import BlockingKey, Entity, EntityEvent, Link, Record
 
 log = logging.getLogger("riec.linker")
@@ -75,9 +78,10 @@ class ToLink:
     filters: dict[str, str]
     blocking: Sequence[str]
 
-    @property
-    def encoded(self) -> dict[str, dict[str, str]]:
-        return {"tokens": self.tokens, "filters": self.filters}
+    @cached_property
+    def encoded(self) -> dict[str, dict[str, Any]]:
+        """Tokens, and filters decoded once: a record is scored against many others."""
+        return {"tokens": self.tokens, "filters": {f: unpack(v) for f, v in self.filters.items()}}
 
 
 @dataclass
@@ -149,38 +153,21 @@ class Linker:
             for k in sorted(keys[item.id])
         ]
         if rows:
-            session.execute(insert(BlockingKey), rows)
+            session.execute(insert(BlockingKey.__table__), rows)
         blocks = self._blocks(session, items, keys)
-        candidates = self._candidate_encodings(session, items, keys, blocks)
+        records = self._candidate_encodings(session, items, keys, blocks)
         totals = self._totals(session) if self.config.term_frequencies else {}
-        links: dict[tuple[int, int], dict[str, Any]] = {}
+        pairs: dict[str, set[tuple[int, int]]] = defaultdict(set)
         for item in items:
-            pool = [
-                c
-                for cid in sorted(self._candidate_ids(item, keys[item.id], blocks))
-                if (c := candidates.get(cid)) is not None and c.key_version == item.key_version
-            ]
-            if not pool:
-                continue
-            scorer = self.scorers[item.entity_type]
-            tf = self._tf(item, blocks, totals)
-            scores = scorer.score_block(item.encoded, Block([c.encoded for c in pool]), tf)
-            keep = (scores.probabilities >= scorer.params.threshold) & ~scores.conflicts
-            for index in keep.nonzero()[0]:
-                other = pool[int(index)]
-                pair = (min(item.id, other.id), max(item.id, other.id))
-                if pair not in links:
-                    links[pair] = {
-                        "record_a": pair[0],
-                        "record_b": pair[1],
-                        "weight": round(float(scores.weights[index]), 4),
-                        "probability": float(scores.probabilities[index]),
-                        "contributions": scorer.explain(scores, int(index)),
-                        "model_version": scorer.params.version,
-                        "created_at": _now(),
-                    }
+            for cid in self._candidate_ids(item, keys[item.id], blocks):
+                other = records.get(cid)
+                if other is not None and other.key_version == item.key_version:
+                    pairs[item.entity_type].add((min(item.id, cid), max(item.id, cid)))
+        links: list[dict[str, Any]] = []
+        for entity_type, type_pairs in sorted(pairs.items()):
+            links.extend(self._score(entity_type, sorted(type_pairs), records, blocks, totals))
         if links:
-            session.execute(insert(Link), list(links.values()))
+            session.execute(insert(Link.__table__), links)
         outcome.links = len(links)
         seeds = [item.id for item in items] + list(extra_seeds)
         outcome.changed_entities = self.recluster(session, seeds, set(old_entities))
@@ -258,17 +245,60 @@ class Linker:
             ).all()
         )
 
-    def _tf(
-        self, item: ToLink, blocks: dict[tuple[str, str], list[int]], totals: dict[str, int]
-    ) -> dict[str, float] | None:
-        total = totals.get(item.entity_type, 0)
+    def _score(
+        self,
+        entity_type: str,
+        pairs: list[tuple[int, int]],
+        records: dict[int, ToLink],
+        blocks: dict[tuple[str, str], list[int]],
+        totals: dict[str, int],
+    ) -> list[dict[str, Any]]:
+        """Score all candidate pairs of one entity type at once; return the links."""
+        ids = sorted({i for pair in pairs for i in pair})
+        row = {rid: n for n, rid in enumerate(ids)}
+        block = Block([records[rid].encoded for rid in ids])
+        left = np.array([row[a] for a, _ in pairs], dtype=np.int64)
+        right = np.array([row[b] for _, b in pairs], dtype=np.int64)
+        scorer = self.scorers[entity_type]
+        tf = self._term_frequencies(entity_type, [records[rid] for rid in ids], blocks, totals)
+        scores = scorer.score_pairs(block, left, right, tf)
+        keep = (scores.probabilities >= scorer.params.threshold) & ~scores.conflicts
+        now = _now()
+        return [
+            {
+                "record_a": pairs[i][0],
+                "record_b": pairs[i][1],
+                "weight": round(float(scores.weights[i]), 4),
+                "probability": float(scores.probabilities[i]),
+                "contributions": scorer.explain(scores, int(i)),
+                "model_version": scorer.params.version,
+                "created_at": now,
+            }
+            for i in keep.nonzero()[0]
+        ]
+
+    def _term_frequencies(
+        self,
+        entity_type: str,
+        rows: list[ToLink],
+        blocks: dict[tuple[str, str], list[int]],
+        totals: dict[str, int],
+    ) -> dict[str, np.ndarray] | None:
+        """Per token field and block row: the share of records carrying that row's token.
+
+        Pairs that agree on a token share it, so the left row's frequency is the pair's.
+        """
+        total = totals.get(entity_type, 0)
         if total < self.config.min_records_for_tf:
             return None
-        return {
-            f: len(blocks.get((item.entity_type, token_key(f, t)), ())) / total
-            for f in TOKEN_FIELDS[item.entity_type]
-            if (t := item.tokens.get(f))
-        }
+        out: dict[str, np.ndarray] = {}
+        for f in TOKEN_FIELDS[entity_type]:
+            counts = [
+                len(blocks.get((entity_type, token_key(f, t)), ())) if (t := r.tokens.get(f)) else 0
+                for r in rows
+            ]
+            out[f] = np.maximum(np.array(counts, dtype=float), 1.0) / total
+        return out
 
     # -- detaching ----------------------------------------------------------------------
 
@@ -540,7 +570,7 @@ class Linker:
             chosen.append(entity_id)
             events.append(self._event(entity_id, "created", cluster[0].id))
         if fresh:
-            session.execute(insert(Entity), fresh)
+            session.execute(insert(Entity.__table__), fresh)
         for chunk in _chunks(revived):
             session.execute(
                 update(Entity)
@@ -602,4 +632,4 @@ class Linker:
     @staticmethod
     def _events(session: Session, events: list[dict[str, Any]]) -> None:
         if events:
-            session.execute(insert(EntityEvent), events)
+            session.execute(insert(EntityEvent.__table__), events)

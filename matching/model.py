@@ -77,13 +77,13 @@ def probability_from_weight(weight: float) -> float:
 
 
 @dataclass
-class BlockScores:
-    """Scores of one record against a block: arrays, one entry per candidate."""
+class PairScores:
+    """Scores of many pairs at once: arrays with one entry per pair."""
 
     weights: np.ndarray
     probabilities: np.ndarray
     conflicts: np.ndarray  # True where a hard identifier differs
-    levels: np.ndarray  # (candidates, comparisons); -1 where a side lacks the field
+    levels: np.ndarray  # (pairs, comparisons); -1 where a side lacks the field
     level_weights: np.ndarray  # the same shape: each comparison's contribution
 
 
@@ -97,37 +97,41 @@ class Scorer:
             for c in self.comparisons
         ]
 
-    def score_block(
-        self, query: Encoded, block: Block, term_frequencies: dict[str, float] | None = None
-    ) -> BlockScores:
-        """Score ``query`` against every record of ``block`` at once.
+    def score_pairs(
+        self,
+        block: Block,
+        left: np.ndarray,
+        right: np.ndarray,
+        term_frequencies: dict[str, np.ndarray] | None = None,
+    ) -> PairScores:
+        """Score the pairs (``block[left[i]]``, ``block[right[i]]``).
 
-        ``term_frequencies`` (field -> share of records carrying ``query``'s token) makes
-        agreement on a common value (a busy flex-office address) count for less and
-        agreement on a rare one for more, as Splink's term-frequency adjustment does.
+        ``term_frequencies`` maps a token field to, per block row, the share of records
+        carrying that row's token: agreement on a common value (a busy flex-office
+        address) then counts for less and on a rare one for more, as in Splink.
         """
-        n = block.size
+        n = len(left)
         levels = np.full((n, len(self.comparisons)), MISSING, dtype=np.int16)
         contributions = np.zeros((n, len(self.comparisons)))
         conflicts = np.zeros(n, dtype=bool)
         for j, comparison in enumerate(self.comparisons):
-            column = comparison.levels(query, block)
+            column = comparison.pair_levels(block, left, right)
             levels[:, j] = column
             present = column != MISSING
-            weights = self._weights[j]
-            contributions[present, j] = weights[column[present]]
+            contributions[present, j] = self._weights[j][column[present]]
             tf = (term_frequencies or {}).get(getattr(comparison, "field", ""))
             if tf is not None and not comparison.hard:
                 params = self.params.comparisons[comparison.name]
-                u_tf = min(max(tf, params.u[0] * 0.1), 0.5)
-                contributions[column == 0, j] = math.log2(params.m[0] / u_tf)
+                agree = column == 0
+                u_tf = np.clip(tf[left[agree]], params.u[0] * 0.1, 0.5)
+                contributions[agree, j] = np.log2(params.m[0] / u_tf)
             if comparison.hard:
                 conflicts |= column == len(comparison.labels) - 1
         weights = self.prior_weight + contributions.sum(axis=1)
         probabilities = 1.0 / (1.0 + np.exp2(-np.clip(weights, -60, 60)))
-        return BlockScores(weights, probabilities, conflicts, levels, contributions)
+        return PairScores(weights, probabilities, conflicts, levels, contributions)
 
-    def explain(self, scores: BlockScores, index: int) -> dict[str, dict[str, Any]]:
+    def explain(self, scores: PairScores, index: int) -> dict[str, dict[str, Any]]:
         """Per-field level and weight of one scored pair, for storage with its link."""
         out: dict[str, dict[str, Any]] = {}
         for j, comparison in enumerate(self.comparisons):
@@ -139,10 +143,8 @@ class Scorer:
                 }
         return out
 
-    def score(
-        self, a: Encoded, b: Encoded, term_frequencies: dict[str, float] | None = None
-    ) -> PairScore:
-        scores = self.score_block(a, Block([b]), term_frequencies)
+    def score(self, a: Encoded, b: Encoded) -> PairScore:
+        scores = self.score_pairs(Block([a, b]), np.array([0]), np.array([1]))
         conflict = next(
             (
                 c.name

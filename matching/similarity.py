@@ -19,8 +19,10 @@ FILTER_BYTES = 128
 FILTER_WORDS = FILTER_BYTES // 8
 
 
-def unpack(encoded: str) -> np.ndarray:
-    """A base64 Bloom filter as 16 little-endian 64-bit words."""
+def unpack(encoded: str | np.ndarray) -> np.ndarray:
+    """A base64 Bloom filter as 16 little-endian 64-bit words (unpacked ones pass through)."""
+    if isinstance(encoded, np.ndarray):
+        return encoded
     return np.frombuffer(base64.b64decode(encoded), dtype="<u8")
 
 
@@ -36,7 +38,7 @@ def dice(a: str, b: str) -> float:
     return float(Indel.normalized_similarity(set_bits(a), set_bits(b)))
 
 
-def filter_matrix(encoded: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
+def filter_matrix(encoded: Sequence[str | np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
     """Stack filters into a (n, 16) word matrix; the mask says which rows are present."""
     matrix = np.zeros((len(encoded), FILTER_WORDS), dtype=np.uint64)
     present = np.zeros(len(encoded), dtype=bool)
@@ -55,6 +57,17 @@ def dice_many(query: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     sizes = np.bitwise_count(matrix).sum(axis=1, dtype=np.int64)
     total = sizes + int(np.bitwise_count(query).sum())
     return np.divide(2.0 * common, total, out=np.zeros(len(matrix)), where=total > 0)
+
+
+def dice_rows(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Row-wise Dice of two filter matrices of the same shape."""
+    if len(left) == 0:
+        return np.zeros(0)
+    common = np.bitwise_count(left & right).sum(axis=1, dtype=np.int64)
+    total = np.bitwise_count(left).sum(axis=1, dtype=np.int64) + np.bitwise_count(right).sum(
+        axis=1, dtype=np.int64
+    )
+    return np.divide(2.0 * common, total, out=np.zeros(len(left)), where=total > 0)
 
 
 def dice_one_to_many(query: str, candidates: Sequence[str]) -> np.ndarray:

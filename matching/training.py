@@ -20,7 +20,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from matching.comparisons import COMPARISONS
+from matching.comparisons import COMPARISONS, Block
 from matching.model import ComparisonParams, ModelParams
 from matching.params_store import active_params, store_params
 from storage import Database
@@ -48,13 +48,13 @@ def comparison_vectors(
     entity_type: str, pairs: list[tuple[dict[str, Any], dict[str, Any]]]
 ) -> np.ndarray:
     """Levels per pair and comparison; -1 where a side lacks the field."""
+    block = Block([side for pair in pairs for side in pair])
+    left = np.arange(0, 2 * len(pairs), 2)
+    right = left + 1
     comparisons = COMPARISONS[entity_type]
     out = np.full((len(pairs), len(comparisons)), -1, dtype=np.int16)
-    for i, (a, b) in enumerate(pairs):
-        for j, comparison in enumerate(comparisons):
-            level = comparison.level(a, b)
-            if level is not None:
-                out[i, j] = level
+    for j, comparison in enumerate(comparisons):
+        out[:, j] = comparison.pair_levels(block, left, right)
     return out
 
 

@@ -1,77 +1,64 @@
 """Run the project's DAGs in-process on an embedded SQLite metadata database.
 
-Used by the demo and the tests: ``airflow dags test`` runs every task of one DAG run in
-the calling process, without scheduler or workers. The Airflow home lives under the
-data directory and is migrated once.
+Used by the demo and the tests: ``dag.test()`` runs every task of one DAG run in the calling
+process, without scheduler or workers. Airflow reads its configuration once, when first
+imported, so :func:`use_airflow_home` must run before anything imports ``airflow``.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from riec.settings import Settings
-
 DAGS_FOLDER = Path(__file__).resolve().parent.parent / "dags"
-VALIDATE_DAG = "riec_validate_partner_records"
-HIT_LIST_DAG = "riec_build_hit_list"
+VALIDATE_DAG = "validate_partner_records"
+HIT_LIST_DAG = "build_hit_list"
 
 
-def airflow_env(settings: Settings, airflow_home: Path) -> dict[str, str]:
-    """Environment for Airflow commands: our settings plus an isolated Airflow home."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    env.update(
-        {
-            "AIRFLOW_HOME": str(airflow_home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
-            "RIEC_DATA_DIR": str(settings.data_dir.resolve()),
-            "RIEC_DATABASE_URL": settings.resolved_database_url,
-            "RIEC_HITLIST_DIR": str(settings.resolved_hitlist_dir.resolve()),
-        }
-    )
-    return env
+def airflow_environment(home: Path) -> dict[str, str]:
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+    }
 
 
-def _airflow() -> str:
-    candidate = Path(sys.executable).with_name("airflow")
-    return str(candidate) if candidate.exists() else shutil.which("airflow") or "airflow"
+def use_airflow_home(home: Path) -> Path:
+    """Point this process's Airflow at ``home`` (created if needed) and our dags/ folder."""
+    if "airflow.configuration" in sys.modules and os.environ.get("AIRFLOW_HOME") != str(home):
+        raise RuntimeError(
+            "airflow was imported before its home was set; call use_airflow_home() first"
+        )
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ.update(airflow_environment(home))
+    return home
 
 
-def prepare_airflow_home(settings: Settings, airflow_home: Path) -> None:
-    airflow_home.mkdir(parents=True, exist_ok=True)
-    marker = airflow_home / ".migrated"
-    if marker.exists():
-        return
+def migrate(home: Path) -> float:
+    """Create or upgrade the metadata database once per home; the seconds it took."""
+    done = home / ".migrated"
+    if done.exists():
+        return 0.0
+    started = time.monotonic()
+    airflow = Path(sys.executable).with_name("airflow")
     subprocess.run(
-        [_airflow(), "db", "migrate"],
-        env=airflow_env(settings, airflow_home),
+        [str(airflow), "db", "migrate"],
+        env={**os.environ, **airflow_environment(home)},
         check=True,
         capture_output=True,
+        timeout=600,
     )
-    marker.touch()
+    done.touch()
+    return time.monotonic() - started
 
 
-def run_dag(
-    settings: Settings, airflow_home: Path, dag_id: str
-) -> subprocess.CompletedProcess[str]:
-    """Run one DAG to completion; raises with Airflow's output when a task fails."""
-    prepare_airflow_home(settings, airflow_home)
-    result = subprocess.run(
-        [_airflow(), "dags", "test", dag_id],
-        env=airflow_env(settings, airflow_home),
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0 or "state=failed" in result.stdout + result.stderr:
-        raise RuntimeError(
-            f"DAG {dag_id} failed (exit {result.returncode}):\n{result.stdout[-4000:]}\n"
-            f"{result.stderr[-4000:]}"
-        )
-    return result
+def run_dag(dag_id: str) -> tuple[str, str]:
+    """Run one DAG to completion in this process; returns (state, run id)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag_run = DagBag(dag_folder=DAGS_FOLDER, safe_mode=False).dags[dag_id].test()
+    return str(dag_run.state), str(dag_run.run_id)

@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import csv
+import os
 import secrets
 import shutil
 import time
+import warnings
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from partner.pseudonymise import Pseudonymiser
-from riec.airflow_local import HIT_LIST_DAG, VALIDATE_DAG, run_dag
+from riec.airflow_local import HIT_LIST_DAG, VALIDATE_DAG, migrate, run_dag, use_airflow_home
 from riec.broker import LocalBroker
 from riec.export import export_entities
 from riec.pipeline import PartnerFile, create_topics, match_until_caught_up, push_files
-from riec.settings import Settings
+from riec.settings import Settings, get_settings
 from storage import connect
 
 
 def run_demo(out: Path, *, subjects: int, seed: int, console: Console) -> Path:
-    from matching.evaluation import evaluate_files
+    from matching.evaluation import evaluate, read_entities, read_truth
     from synthetic.generator import generate_dataset
 
     out = out.resolve()
@@ -77,18 +79,35 @@ def run_demo(out: Path, *, subjects: int, seed: int, console: Console) -> Path:
     db = connect(settings.resolved_database_url)
     entities_csv = riec_side / "entities.csv"
     export_entities(db, entities_csv, actor="demo")
-    metrics = evaluate_files(entities_csv, manifest.truth_path)
+    metrics = evaluate(read_entities(entities_csv), read_truth(manifest.truth_path))
     console.print(
         f"linkage against the generator's ground truth: pairwise precision "
         f"{metrics.precision:.3f}, recall {metrics.recall:.3f}, F1 {metrics.f1:.3f}"
     )
 
     console.rule("[bold]5. Airflow DAGs (in-process, embedded metadata database)")
-    airflow_home = riec_side / "airflow"
+    # The DAG tasks read their settings from the environment, like in a deployment.
+    os.environ.update(
+        {
+            "RIEC_DATA_DIR": str(settings.data_dir),
+            "RIEC_DATABASE_URL": settings.resolved_database_url,
+            # The demo shows our own progress; Airflow's task logs stay in its home.
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        }
+    )
+    get_settings.cache_clear()
+    # Airflow's in-process API client warns about its own test-client dependency.
+    warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
+    airflow_home = use_airflow_home(out / "airflow")
+    seconds = migrate(airflow_home)
+    if seconds:
+        console.print(f"Airflow metadata database created in {seconds:.0f}s")
     for dag_id in (VALIDATE_DAG, HIT_LIST_DAG):
         t0 = time.monotonic()
-        run_dag(settings, airflow_home, dag_id)
-        console.print(f"{dag_id}: success ({time.monotonic() - t0:.0f}s)")
+        state, run_id = run_dag(dag_id)
+        console.print(f"{dag_id}: {state} ({time.monotonic() - t0:.0f}s, run {run_id})")
+        if state != "success":
+            raise RuntimeError(f"DAG {dag_id} ended in state {state}; see the log above")
 
     hitlist_dir = settings.resolved_hitlist_dir
     latest_csv = hitlist_dir / "latest.csv"
@@ -105,21 +124,20 @@ def _print_top_rows(console: Console, path: Path, limit: int = 10) -> None:
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     table = Table(title=f"Top {min(limit, len(rows))} of {len(rows)} hit-list entries")
-    wanted = [
-        c
-        for c in (
-            "rank",
-            "entity_id",
-            "entity_type",
-            "partner_count",
-            "partners",
-            "themes",
-            "score",
-        )
-        if rows and c in rows[0]
-    ]
-    for column in wanted:
+    for column in ("rank", "entity", "type", "score", "partners with a signal", "themes"):
         table.add_column(column)
     for row in rows[:limit]:
-        table.add_row(*(str(row.get(c, ""))[:60] for c in wanted))
+        partners = [
+            column.removeprefix("partner:")
+            for column, value in row.items()
+            if column.startswith("partner:") and value == "yes"
+        ]
+        table.add_row(
+            row["rank"],
+            row["entity_id"],
+            row["entity_type"],
+            row["score"],
+            ", ".join(partners),
+            row["themes"].replace(";", ", "),
+        )
     console.print(table)

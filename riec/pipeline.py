@@ -52,7 +52,7 @@ def push_files(
             batch_id=new_batch_id(),
             legal_basis=item.legal_basis,
         )
-        rejects = (rejects_dir or item.path.parent) / f"{item.path.stem}.rejects.csv"
+        rejects = (rejects_dir or item.path.parent) / f"{item.partner}-{item.path.stem}.rejects.csv"
         reports.append(
             push_file(
                 item.path,

@@ -46,7 +46,7 @@ class HouseNumber:
 _ADDITION_SYNONYMS: Final = {"HS": "H", "HUIS": "H", "I": "1", "II": "2", "III": "3", "IV": "4"}
 _FLOOR: Final = re.compile(r"^([0-9]{1,2})(?:E|STE|DE|HG|HOOG|ETAGE)$")
 _EXCEL_INTEGER: Final = re.compile(r"^([0-9]+)\.0+$")
-_RANGE: Final = re.compile(r"(?<![A-Z])T\s*/?\s*M(?![A-Z])|\bTOT\s+EN\s+MET\b")
+_RANGE: Final = re.compile(r"^\s*(\d+)\D*?(?<![A-Z])(?:T\s*/?\s*M|TOT\s+EN\s+MET)\s*(\d+)")
 _HOUSE_CHARS: Final = re.compile(r"^[A-Z0-9 \-/.,]*$")
 
 
@@ -79,7 +79,8 @@ def parse_huisnummer(value: str, field: str = "huisnummer") -> HouseNumber:
     text = text.upper()
     if excel := _EXCEL_INTEGER.match(text):
         text = excel.group(1)
-    if _RANGE.search(text):
+    # "12 t/m 16" is a range; "1 T M0" is house number 1 with huisletter T and toevoeging M0.
+    if (span := _RANGE.search(text)) and int(span.group(2)) > int(span.group(1)):
         raise InvalidValue(field, "is a range of house numbers, not one")
     if not _HOUSE_CHARS.match(text):
         raise InvalidValue(field, "contains characters other than letters, digits and dashes")
