@@ -33,7 +33,7 @@ import numpy as np
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from matching.comparisons import COMPARISONS, Block, TokenComparison
+from matching.comparisons import COMPARISONS, Block, TokenComparison, TokenThenFilterComparison
 from matching.defaults import default_params
 from matching.model import ModelParams, Scorer
 from matching.similarity import unpack
@@ -48,7 +48,11 @@ HARD_FIELDS: dict[str, tuple[str, ...]] = {
 # Exact-token fields are indexed next to the partner's blocking keys: equal tokens make a
 # candidate pair, and their counts give term frequencies.
 TOKEN_FIELDS: dict[str, tuple[str, ...]] = {
-    entity_type: tuple(c.field for c in comparisons if isinstance(c, TokenComparison))
+    entity_type: tuple(
+        c.field  # type: ignore[attr-defined]
+        for c in comparisons
+        if isinstance(c, TokenComparison | TokenThenFilterComparison)
+    )
     for entity_type, comparisons in COMPARISONS.items()
 }
 CHUNK = 500  # ids per IN (...) list
