@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import Select, Subquery, func, select
 from sqlalchemy.orm import Session, aliased
 
-from hitlist.criteria import Criteria
+from hitlist.criteria import PATTERN_KINDS, Criteria
+from matching.relationships import concentrations, entity_relationships
 from storage.models import Entity, Link, Record, ValidationRun
 
 
@@ -68,9 +69,27 @@ class HitListRow:
     retention_deadline: date | None
     requires_human_review: bool = True
     audit_ref: int | None = None
+    #: Patterns centred on this subject, e.g. "address of 7 companies".
+    patterns: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (dates as ISO strings), as stored in ``hit_lists.rows``."""
+        return _jsonable(asdict(self))
+
+
+@dataclass(frozen=True)
+class PatternFinding:
+    """One concentration found in the relationships partners state."""
+
+    pattern: str
+    description: str
+    target_entity_id: str | None  # None: no partner sent a record about the centre itself
+    on_hit_list: bool
+    count: int
+    partners: tuple[str, ...]
+    member_entity_ids: tuple[str, ...]  # the companies, persons or vehicles around the centre
+
+    def to_dict(self) -> dict[str, Any]:
         return _jsonable(asdict(self))
 
 
@@ -88,6 +107,7 @@ class BuiltHitList:
     theme_counts: dict[str, int] = field(default_factory=dict)
     """Qualifying entities per signal theme (all of them, not only the rows shown)."""
     held_back_records: int = 0
+    patterns: tuple[PatternFinding, ...] = ()
     """Records left out because their batch did not pass the latest validation."""
     audit_ref: int | None = None
     """Id of the audit event that records this list's creation (set when published)."""
@@ -136,6 +156,12 @@ def build_hit_list(session: Session, criteria: Criteria, *, today: date) -> Buil
         ),
         key=lambda r: (-r.score, -r.partner_count, -r.last_signal_date.toordinal(), r.entity_id),
     )
+    patterns = _patterns(session, criteria, {row.entity_id for row in ranked})
+    by_target: dict[str, list[str]] = defaultdict(list)
+    for finding in patterns:
+        if finding.target_entity_id:
+            by_target[finding.target_entity_id].append(finding.description)
+    ranked = [replace(row, patterns=tuple(by_target.get(row.entity_id, ()))) for row in ranked]
     theme_counts: dict[str, int] = defaultdict(int)
     for row in ranked:
         for theme in row.themes:
@@ -156,7 +182,32 @@ def build_hit_list(session: Session, criteria: Criteria, *, today: date) -> Buil
         qualifying_entities=len(ranked),
         theme_counts=dict(sorted(theme_counts.items())),
         held_back_records=held_back,
+        patterns=patterns,
     )
+
+
+def _patterns(session: Session, criteria: Criteria, listed: set[str]) -> tuple[PatternFinding, ...]:
+    """Concentrations (companies at one address, ...) at or above the criteria's counts."""
+    wanted = {name: n for name, n in criteria.patterns.items() if n > 0}
+    if not wanted:
+        return ()
+    relationships = entity_relationships(session)
+    findings: list[PatternFinding] = []
+    for name, minimum in sorted(wanted.items()):
+        kind, source_type, description = PATTERN_KINDS[name]
+        for found in concentrations(relationships, kind, source_type, minimum):
+            findings.append(
+                PatternFinding(
+                    pattern=name,
+                    description=description.format(n=found.count),
+                    target_entity_id=found.target_entity_id,
+                    on_hit_list=found.target_entity_id in listed,
+                    count=found.count,
+                    partners=found.partners,
+                    member_entity_ids=found.source_entity_ids,
+                )
+            )
+    return tuple(sorted(findings, key=lambda f: (-f.count, f.pattern, f.target_entity_id or "")))
 
 
 def score(

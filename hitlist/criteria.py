@@ -7,14 +7,14 @@ produce a different list, so unknown keys and out-of-range values raise :class:`
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from contract import ENTITY_TYPES
 
 _SECTIONS: dict[str, frozenset[str]] = {
-    "": frozenset({"version", "description", "selection", "ranking", "output"}),
+    "": frozenset({"version", "description", "selection", "ranking", "patterns", "output"}),
     "selection": frozenset(
         {
             "min_partners",
@@ -31,6 +31,22 @@ _SECTIONS: dict[str, frozenset[str]] = {
         {"distinct_partners", "distinct_themes", "recency", "mean_link_probability"}
     ),
     "output": frozenset({"max_rows", "suppression_threshold"}),
+    "patterns": frozenset(
+        {
+            "companies_at_address",
+            "persons_at_address",
+            "vehicles_per_holder",
+            "companies_per_director",
+        }
+    ),
+}
+
+#: Pattern name -> (relationship kind, entity type of the records that state it, description).
+PATTERN_KINDS: dict[str, tuple[str, str, str]] = {
+    "companies_at_address": ("located_at", "company", "address of {n} companies"),
+    "persons_at_address": ("located_at", "person", "address of {n} persons"),
+    "vehicles_per_holder": ("registered_to", "vehicle", "holder of {n} vehicles"),
+    "companies_per_director": ("has_director", "company", "director of {n} companies"),
 }
 
 
@@ -71,6 +87,8 @@ class Criteria:
     max_rows: int
     suppression_threshold: int
     source: dict[str, Any]
+    #: Pattern name -> the count from which it is reported (see PATTERN_KINDS); 0 = off.
+    patterns: dict[str, int] = field(default_factory=dict)
     """The parsed TOML as written, stored with every hit list built under it."""
 
 
@@ -135,7 +153,20 @@ def parse_criteria(raw: dict[str, Any], *, where: str = "criteria") -> Criteria:
         max_rows=_integer(output, "max_rows", f"{where}: output"),
         suppression_threshold=_integer(output, "suppression_threshold", f"{where}: output"),
         source=raw,
+        patterns=_patterns(raw, where),
     )
+
+
+def _patterns(raw: dict[str, Any], where: str) -> dict[str, int]:
+    """Pattern thresholds; the [patterns] table is optional (older criteria lack it)."""
+    table = raw.get("patterns", {})
+    if not isinstance(table, dict):
+        raise CriteriaError(f"{where}: [patterns] must be a table")
+    return {
+        name: _integer(table, name, f"{where}: patterns", minimum=0)
+        for name in PATTERN_KINDS
+        if name in table
+    }
 
 
 def _reject_unknown_keys(raw: dict[str, Any], where: str) -> None:
