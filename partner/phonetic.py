@@ -45,6 +45,8 @@ def phonetic_key(text: str, length: int = 6) -> str:
     word = re.sub(r"(dt|d)$", "t", word)
     word = re.sub(r"[aeiouy]+", "a", word)
     word = re.sub(r"(.)\1+", r"\1", word)
+    if not word:  # a name of silent letters only ("H")
+        return first
     # Keep the first letter's vowel-ness but drop inner vowels: consonant skeletons
     # survive vowel typos better.
     skeleton = word[0] + re.sub(r"[a]", "", word[1:])
