@@ -1,53 +1,53 @@
 """The RIEC side's last line of defence against plaintext identifiers.
 
-Fields with a fixed pseudonymous form (tokens, filters, blocking keys) are already held
-to it by the schema; this guard checks that filters decode to real Bloom filters and
-scans every other string of the envelope for identifiers and names.
+Runs after schema validation, which already holds every enum, date, hex token and base64
+filter to its form. What remains free-form is scanned for identifiers and names: the
+partner's references and codes, and the field names partners chose for tokens and
+filters. Filters must also decode to real Bloom filters of the agreed size, so that no
+plaintext can hide in them as base64.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from contract import EnvelopeError
 from contract.plaintext import find_identifiers
 from matching.similarity import filter_bytes_ok
 
-# Paths whose values are opaque pseudonyms of a fixed form, checked by the schema.
-_OPAQUE = {("attributes", "tokens"), ("attributes", "filters"), ("attributes", "blocking")}
-# Fields that are machine-generated timestamps or ids; identifiers cannot hide in them
-# once they pass the schema's formats.
-_FORMATTED = {("message_id",), ("produced_at",), ("retention_until",), ("signal", "date")}
+#: Free-form string fields of the envelope, as paths.
+FREE_FORM = (
+    ("partner",),
+    ("partner_record_id",),
+    ("batch_id",),
+    ("pseudonymisation", "key_version"),
+    ("signal", "code"),
+    ("legal_basis",),
+)
 
 
-def _strings(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str]]:
-    if path[:2] in _OPAQUE or path in _FORMATTED:
-        return
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield path, str(key)
-            yield from _strings(item, (*path, str(key)))
-    elif isinstance(value, list):
-        for item in value:
-            if path == ("relations",):
-                # Relation tokens are opaque like record tokens; kinds are enums.
-                yield from _strings({k: v for k, v in item.items() if k != "tokens"}, path)
-            else:
-                yield from _strings(item, path)
+def _get(envelope: dict[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = envelope
+    for part in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
 
 
 def check_envelope(envelope: dict[str, Any]) -> None:
     """Raise ``EnvelopeError('plaintext_identifier', ...)`` if anything looks plaintext."""
-    for name, encoded in envelope.get("attributes", {}).get("filters", {}).items():
+    attributes = envelope.get("attributes", {})
+    for name, encoded in attributes.get("filters", {}).items():
         if not filter_bytes_ok(encoded):
             raise EnvelopeError(
                 "plaintext_identifier", f"attributes/filters/{name} is not a 1024-bit filter"
             )
-    for path, text in _strings(envelope):
-        kinds = find_identifiers(text, names=True)
-        if kinds:
-            where = "/".join(path) or "(keys)"
+    texts = [("/".join(path), _get(envelope, path)) for path in FREE_FORM]
+    for kind in ("tokens", "filters"):
+        texts.extend((f"attributes/{kind} (field name)", name) for name in attributes.get(kind, {}))
+    for relation in envelope.get("relations", []):
+        texts.extend(("relations/tokens (field name)", name) for name in relation["tokens"])
+    for where, text in texts:
+        if isinstance(text, str) and (kinds := find_identifiers(text, names=True)):
             raise EnvelopeError("plaintext_identifier", f"{where} holds what looks like {kinds[0]}")

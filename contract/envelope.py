@@ -13,7 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
+import fastjsonschema
+from jsonschema import Draft7Validator, FormatChecker
 
 from contract.sharing_rules import SharingRules, load_sharing_rules
 
@@ -34,15 +35,34 @@ class EnvelopeError(ValueError):
 
 
 @lru_cache(maxsize=1)
-def _validator() -> Draft202012Validator:
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=FormatChecker())
+def _schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    Draft7Validator.check_schema(schema)
+    return schema
+
+
+@lru_cache(maxsize=1)
+def _fast_check() -> Any:
+    # The schema compiled to Python code: about fifty times faster than interpreting it,
+    # which matters at thousands of envelopes a second.
+    return fastjsonschema.compile(_schema())
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Draft7Validator:
+    # Only consulted for envelopes that failed, to say precisely what is wrong.
+    return Draft7Validator(_schema(), format_checker=FormatChecker())
 
 
 def validate_envelope(envelope: Envelope, rules: SharingRules | None = None) -> None:
     """Raise :class:`EnvelopeError` unless ``envelope`` meets the schema and sharing rules."""
-    errors = sorted(_validator().iter_errors(envelope), key=lambda e: list(e.absolute_path))
+    try:
+        _fast_check()(envelope)
+        errors = []
+    except fastjsonschema.JsonSchemaException:
+        errors = sorted(_validator().iter_errors(envelope), key=lambda e: list(e.absolute_path))
+        if not errors:
+            raise EnvelopeError("schema_violation", "(root): breaks the contract") from None
     if errors:
         first = errors[0]
         where = "/".join(str(p) for p in first.absolute_path) or "(root)"
