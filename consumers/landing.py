@@ -212,6 +212,7 @@ def land_batch(
             tokens=r["tokens"],
             filters=r["filters"],
             blocking=_blocking_of(items, by_key[(r["partner"], r["partner_record_id"])]),
+            message_id=r["message_id"],
         )
         for r in written
         if (r["partner"], r["partner_record_id"]) in relink_keys
