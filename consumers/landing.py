@@ -9,13 +9,14 @@ offset order, as if they had come one by one.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy import delete, insert, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from matching.linker import Linker, ToLink
@@ -101,10 +102,30 @@ class _Stored:
     linked: bool
 
 
+def serialise_linking(session: Session, entity_types: set[str]) -> None:
+    """Let one transaction at a time link records of a type, across service instances.
+
+    Two instances linking at once would each miss the other's uncommitted records, and a
+    pair that should link would never be compared. On PostgreSQL a transaction-scoped
+    advisory lock per entity type (taken in a fixed order, so no deadlock) prevents that;
+    records of different types never link, so those still land in parallel. SQLite has a
+    single writer anyway: a transaction that read an older snapshot fails on its first
+    write and is retried whole.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for entity_type in sorted(entity_types):
+        lock = int.from_bytes(
+            hashlib.sha256(f"riec-link|{entity_type}".encode()).digest()[:8], "big", signed=True
+        )
+        session.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": lock})
+
+
 def land_batch(
     session: Session, linker: Linker, items: Sequence[tuple[dict[str, Any], Source]]
 ) -> list[Outcome]:
     """Land ``items`` (envelope, source) in order; returns one outcome per item."""
+    serialise_linking(session, {envelope["entity_type"] for envelope, _ in items})
     outcomes: list[Outcome] = ["stored"] * len(items)
     by_key: dict[tuple[str, str], list[int]] = defaultdict(list)
     for index, (envelope, _source) in enumerate(items):

@@ -8,7 +8,7 @@ stable code that goes into dead-letter headers and rejects files.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,8 @@ from contract.sharing_rules import SharingRules, load_sharing_rules
 SCHEMA_VERSION = "1"
 SCHEMA_PATH = Path(__file__).with_name("record-envelope.v1.schema.json")
 ENTITY_TYPES = ("person", "company", "address", "vehicle")
+EARLIEST_PRODUCED_AT = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_CLOCK_SKEW = timedelta(days=1)
 
 Envelope = dict[str, Any]
 
@@ -69,9 +71,15 @@ def validate_envelope(envelope: Envelope, rules: SharingRules | None = None) -> 
         # The offending value is left out of the message: it may be a plaintext identifier.
         raise EnvelopeError("schema_violation", f"{where}: {_describe(first)}")
     try:
-        datetime.fromisoformat(envelope["produced_at"])
+        produced = datetime.fromisoformat(envelope["produced_at"])
     except ValueError as exc:
         raise EnvelopeError("schema_violation", "produced_at: not an ISO 8601 date-time") from exc
+    if produced.tzinfo is None:
+        raise EnvelopeError("schema_violation", "produced_at: needs a UTC offset")
+    # A far-future stamp would win every later "newest message" comparison (a retraction
+    # could never apply) and can overflow the database's timestamp range.
+    if not EARLIEST_PRODUCED_AT <= produced <= datetime.now(UTC) + MAX_CLOCK_SKEW:
+        raise EnvelopeError("schema_violation", "produced_at: outside the plausible range")
     if envelope["operation"] == "upsert":
         rules = rules or load_sharing_rules()
         if not rules.is_allowed(envelope["partner_type"], envelope["legal_basis"]):

@@ -24,19 +24,14 @@ app.add_typer(entities_app, name="entities")
 app.add_typer(broker_app, name="broker")
 model_app = typer.Typer(no_args_is_help=True, help="The linkage model: train, inspect, roll back.")
 app.add_typer(model_app, name="model")
+deadletters_app = typer.Typer(no_args_is_help=True, help="The dead-letter topic.")
+app.add_typer(deadletters_app, name="deadletters")
 
 console = Console(stderr=True)
 
 
 def _settings() -> Settings:
     return Settings()
-
-
-def _logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
 
 
 @partner_app.command("keygen")
@@ -121,16 +116,119 @@ def match_run(
     until_caught_up: Annotated[
         bool, typer.Option(help="Exit once every partition is consumed (scripts, tests).")
     ] = False,
+    max_seconds: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (scripts, tests).")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Run the matching service (long-running consumer in the group)."""
+    """Run the matching service (long-running consumer in the group).
+
+    Logs are JSON lines on stderr. SIGTERM or Ctrl-C finishes the current batch, commits
+    its offsets and leaves the group; a second signal stops at once.
+    """
+    from consumers.logs import configure, describe_error, log_event
     from consumers.matching_service import MatchingService
 
-    _logging(verbose or not until_caught_up)
-    service = MatchingService(_settings())
-    service.install_signal_handlers()
-    stats = service.run(until_caught_up=until_caught_up)
-    console.print(stats.summary())
+    configure(logging.INFO if verbose or not until_caught_up else logging.WARNING)
+    try:
+        service = MatchingService(_settings())
+        service.install_signal_handlers()
+        stats = service.run(until_caught_up=until_caught_up, max_seconds=max_seconds)
+    except Exception as exc:
+        # Type and frames only: a full traceback may quote the data that caused it.
+        log_event(
+            logging.getLogger("riec.cli"),
+            "service_failed",
+            logging.CRITICAL,
+            exc=exc,
+            error=describe_error(exc),
+        )
+        raise typer.Exit(1) from exc
+    typer.echo(stats.summary())
+
+
+@deadletters_app.command("list")
+def deadletters_list(
+    limit: Annotated[int, typer.Option(help="Show at most this many, newest last.")] = 100,
+    reason: Annotated[str | None, typer.Option(help="Only this reason.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
+) -> None:
+    """Show what is on the dead-letter topic: where each message came from and why.
+
+    Shows headers only, never message values: a rejected value may hold plaintext.
+    """
+    import json
+
+    from rich.table import Table
+
+    settings = _settings()
+    rows = [r for r in _read_dead_letters(settings) if reason is None or r["reason"] == reason]
+    rows.sort(key=lambda r: (str(r["failed_at"]), r["partition"], r["offset"]))
+    rows = rows[-limit:] if limit > 0 else rows
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(row))
+        return
+    table = Table(title=f"{settings.dead_letter_topic}: {len(rows)} shown")
+    for column in ("failed at", "reason", "source", "detail", "bytes"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            str(row["failed_at"])[:19],
+            str(row["reason"]),
+            str(row["source"]),
+            str(row["detail"]),
+            "redacted" if row["redacted"] else str(row["bytes"]),
+        )
+    Console().print(table)
+
+
+def _read_dead_letters(settings: Settings, max_seconds: float = 60.0) -> list[dict[str, object]]:
+    """Headers of every message on the dead-letter topic, read without a consumer group."""
+    import time
+
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers.split(","),
+        enable_auto_commit=False,
+        client_id="riec-deadletters-list",
+    )
+    rows: list[dict[str, object]] = []
+    try:
+        numbers = consumer.partitions_for_topic(settings.dead_letter_topic) or set()
+        partitions = [TopicPartition(settings.dead_letter_topic, p) for p in sorted(numbers)]
+        if not partitions:
+            return rows
+        ends = consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        consumer.seek_to_beginning()
+        pending = {tp for tp in partitions if ends.get(tp)}
+        deadline = time.monotonic() + max_seconds
+        while pending and time.monotonic() < deadline:
+            for tp, messages in consumer.poll(timeout_ms=500).items():
+                for message in messages:
+                    headers = {k: v.decode(errors="replace") for k, v in message.headers or []}
+                    rows.append(
+                        {
+                            "partition": message.partition,
+                            "offset": message.offset,
+                            "failed_at": headers.get("riec.failed_at", ""),
+                            "reason": headers.get("riec.error.reason", ""),
+                            "source": f"{headers.get('riec.source.topic', '?')}"
+                            f"[{headers.get('riec.source.partition', '?')}]"
+                            f"@{headers.get('riec.source.offset', '?')}",
+                            "detail": headers.get("riec.error.detail", ""),
+                            "bytes": len(message.value or b""),
+                            "redacted": headers.get("riec.value.redacted") == "true",
+                        }
+                    )
+                # Some brokers report end offsets short of the high watermark; take the larger.
+                if consumer.position(tp) >= max(ends.get(tp) or 0, consumer.highwater(tp) or 0):
+                    pending.discard(tp)
+    finally:
+        consumer.close()
+    return rows
 
 
 @entities_app.command("export")

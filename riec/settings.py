@@ -45,8 +45,33 @@ class Settings(BaseSettings):
         description="Comma-separated pseudonymisation key versions the RIEC side accepts; "
         "during a rotation both the old and the new version.",
     )
+    max_poll_interval_ms: int = Field(
+        default=300_000,
+        description="Longest time between two polls before the consumer is dropped from the "
+        "group; must exceed the time one batch takes to land.",
+    )
     metrics_port: int = Field(
         default=9464, description="Port of the matching service's /healthz and /metrics; 0 = off."
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address /healthz and /metrics bind to; 0.0.0.0 to let Prometheus scrape "
+        "from another host or container.",
+    )
+    health_max_poll_age_seconds: float = Field(
+        default=60.0,
+        description="/healthz reports unhealthy when the consumer loop has not polled for longer.",
+    )
+    db_retry_initial_seconds: float = Field(
+        default=0.5, description="First wait after a database error; doubles on each retry."
+    )
+    db_retry_max_seconds: float = Field(
+        default=30.0, description="Longest wait between two database retries."
+    )
+    processing_attempts: int = Field(
+        default=3,
+        description="Tries per message before a message that fails to land (not a database "
+        "outage) goes to the dead-letter topic as processing_error.",
     )
     max_message_bytes: int = Field(
         default=256 * 1024, description="Envelopes larger than this go to the dead-letter topic."
