@@ -102,6 +102,19 @@ class Member:
     link_weight: float | None = None
 
 
+def member_from_row(row: Any) -> Member:
+    """A cluster member from a row with the record's id, keys, type, tokens and entity."""
+    tokens = row.tokens or {}
+    return Member(
+        id=row.id,
+        key=(row.partner, row.partner_record_id),
+        entity_type=row.entity_type,
+        hard={f: t for f in HARD_FIELDS[row.entity_type] if (t := tokens.get(f))},
+        entity_id=row.entity_id,
+        link_weight=row.link_weight,
+    )
+
+
 @dataclass
 class BatchOutcome:
     links: int = 0
@@ -428,15 +441,7 @@ class Linker:
                     Record.link_weight,
                 ).where(Record.id.in_(chunk), Record.status == "active")
             ):
-                tokens = row.tokens or {}
-                members[row.id] = Member(
-                    id=row.id,
-                    key=(row.partner, row.partner_record_id),
-                    entity_type=row.entity_type,
-                    hard={f: t for f in HARD_FIELDS[row.entity_type] if (t := tokens.get(f))},
-                    entity_id=row.entity_id,
-                    link_weight=row.link_weight,
-                )
+                members[row.id] = member_from_row(row)
         return members
 
     def _edges(self, session: Session, members: dict[int, Member]) -> list[tuple[int, int, float]]:

@@ -25,7 +25,14 @@ from sqlalchemy import delete, insert, select
 
 from matching.comparisons import COMPARISONS, Block
 from matching.evaluation import evaluate
-from matching.linker import HARD_FIELDS, TOKEN_FIELDS, Linker, Member, index_keys, token_key
+from matching.linker import (
+    TOKEN_FIELDS,
+    Linker,
+    Member,
+    index_keys,
+    member_from_row,
+    token_key,
+)
 from storage import Database
 from storage.models import BlockingKey, Link, Record
 
@@ -143,17 +150,9 @@ def _load(
             ).where(Record.status == "active")
         )
         for row in rows:
-            tokens = row.tokens or {}
-            members[row.id] = Member(
-                id=row.id,
-                key=(row.partner, row.partner_record_id),
-                entity_type=row.entity_type,
-                hard={f: t for f in HARD_FIELDS[row.entity_type] if (t := tokens.get(f))},
-                entity_id=row.entity_id,
-                link_weight=row.link_weight,
-            )
+            members[row.id] = member_from_row(row)
             encodings[row.id] = {
-                "tokens": tokens,
+                "tokens": row.tokens or {},
                 "filters": {f: unpack(v) for f, v in (row.filters or {}).items()},
             }
             key_versions[row.id] = row.key_version

@@ -321,7 +321,7 @@ def explain(
     state = "active" if explanation.active else "inactive"
     out.print(f"[bold]{explanation.entity_id}[/bold] ({explanation.entity_type}, {state})")
     records = Table(title="Records")
-    for column in (
+    columns = (
         "partner",
         "partner_record_id",
         "theme",
@@ -330,24 +330,11 @@ def explain(
         "legal_basis",
         "person_category",
         "retention_until",
-    ):
+    )
+    for column in columns:
         records.add_column(column)
     for r in explanation.records:
-        records.add_row(
-            *(
-                str(r[c] or "")
-                for c in (
-                    "partner",
-                    "partner_record_id",
-                    "theme",
-                    "signal",
-                    "signal_date",
-                    "legal_basis",
-                    "person_category",
-                    "retention_until",
-                )
-            )
-        )
+        records.add_row(*(str(r[c] or "") for c in columns))
     out.print(records)
     totals = Table(title="Why linked: summed match weight per field (log2 Bayes factor)")
     totals.add_column("field")

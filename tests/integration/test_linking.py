@@ -267,3 +267,22 @@ def test_relationships_resolve_to_entities_and_reveal_concentrations(db: Databas
     assert found[0].count == 4  # C0 and C9 are one company
     assert found[0].target_entity_id == address_entity
     assert found[0].partners == ("gemeente-a", "politie-b")
+
+
+def test_explain_and_model_commands(db: Database, database_url: str) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from riec.cli import app
+
+    land_all(db, scenario()[:3])
+    entity = entity_of(db, "gemeente-a", "G1")
+    env = {"RIEC_DATABASE_URL": database_url}
+    result = CliRunner().invoke(app, ["explain", str(entity), "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    assert {r["partner_record_id"] for r in shown["records"]} == {"G1", "P1", "U1"}
+    assert CliRunner().invoke(app, ["explain", "E-nonexistent"], env=env).exit_code == 2
+    table = CliRunner().invoke(app, ["model", "show", "person"], env=env)
+    assert table.exit_code == 0 and "birth_date" in table.output
