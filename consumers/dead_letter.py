@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from kafka import KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 
-# For these reasons the original value may itself hold personal data in plaintext: the
-# dead-letter copy keeps only a digest and the coordinates of the original on its topic.
+# For these reasons the original value and key may themselves hold personal data in
+# plaintext: the dead-letter copy keeps only digests and the coordinates of the original.
 REDACTED_REASONS = frozenset({"plaintext_identifier"})
 
 
@@ -30,10 +30,13 @@ class DeadLetters:
             ("riec.failed_at", datetime.now(UTC).isoformat().encode()),
             ("riec.value.sha256", hashlib.sha256(value).hexdigest().encode()),
         ]
+        key = message.key
         if reason in REDACTED_REASONS:
+            # The key is the partner record id, which is what may have been refused.
             value = b""
+            key = hashlib.sha256(key).hexdigest().encode() if key else None
             headers.append(("riec.value.redacted", b"true"))
-        self.producer.send(self.topic, key=message.key, value=value, headers=headers)
+        self.producer.send(self.topic, key=key, value=value, headers=headers)
         self.sent += 1
 
     def flush(self) -> None:

@@ -201,7 +201,14 @@ def land_batch(
         ):
             relink_keys.add(key)
 
-    extra_seeds, old_entities = linker.detach(session, detach)
+    # Records that will not be linked again (retracted) leave their entity now.
+    detach_set = set(detach)
+    leaving = [
+        record.id
+        for key, record in stored.items()
+        if record.id in detach_set and key not in relink_keys
+    ]
+    extra_seeds, old_entities = linker.detach(session, detach, leaving)
     ids: dict[tuple[str, str], int] = {k: s.id for k, s in stored.items() if s.id is not None}
     if updates:
         session.execute(update(Record), updates)

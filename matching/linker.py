@@ -359,12 +359,19 @@ class Linker:
 
     # -- detaching ----------------------------------------------------------------------
 
-    def detach(self, session: Session, record_ids: Sequence[int]) -> tuple[set[int], set[str]]:
+    def detach(
+        self, session: Session, record_ids: Sequence[int], leaving: Iterable[int] = ()
+    ) -> tuple[set[int], set[str]]:
         """Remove records' keys and links before they change or leave.
+
+        Records in ``leaving`` (retracted) also leave their entity. The others are about to
+        be linked again and keep their entity for now, so that when they land in the same
+        cluster the entity keeps its id (a changed record, a key rotation).
 
         Returns the records they were linked to and the entities they were in: the seeds
         for reclustering what they held together.
         """
+        leaving = set(leaving)
         if not record_ids:
             return set(), set()
         neighbours: set[int] = set()
@@ -377,13 +384,16 @@ class Linker:
                 )
             ):
                 neighbours.update((a, b))
-            left = session.execute(
+            current = session.execute(
                 select(Record.id, Record.entity_id).where(
                     Record.id.in_(chunk), Record.entity_id.is_not(None)
                 )
             ).all()
-            old_entities.update(entity_id for _, entity_id in left)
-            self._events(session, [self._event(e, "record_left", rid) for rid, e in left])
+            old_entities.update(entity_id for _, entity_id in current)
+            self._events(
+                session,
+                [self._event(e, "record_left", rid) for rid, e in current if rid in leaving],
+            )
             session.execute(delete(BlockingKey).where(BlockingKey.record_id.in_(chunk)))
             session.execute(
                 delete(Link).where(or_(Link.record_a.in_(chunk), Link.record_b.in_(chunk)))
@@ -391,9 +401,17 @@ class Linker:
             session.execute(
                 update(Record)
                 .where(Record.id.in_(chunk))
-                .values(entity_id=None, link_weight=None)
+                .values(link_weight=None)
                 .execution_options(synchronize_session=False)
             )
+            gone = [rid for rid in chunk if rid in leaving]
+            if gone:
+                session.execute(
+                    update(Record)
+                    .where(Record.id.in_(gone))
+                    .values(entity_id=None)
+                    .execution_options(synchronize_session=False)
+                )
         members: set[int] = set()
         for chunk in _chunks(sorted(old_entities)):
             members.update(

@@ -249,8 +249,11 @@ def test_rotating_the_key_keeps_the_entities(settings: Settings, tmp_path: Path)
         assert partition(db) == before
         assert not_migrated(db) == {}
 
-        kept = sum(1 for key, entity in entity_ids(db).items() if ids_before.get(key) == entity)
-        # Entity ids do not survive a rotation (see the guide); shown with -s for the record.
-        print(f"records whose entity id survived the rotation: {kept} of {len(ids_before)}")
+        # Re-pushed records keep their entities, so the ids analysts know stay valid. Only
+        # where a cross-partner entity came apart during the staged cut-over (its partners
+        # on different key versions for a while) may the part that moved first keep a new id.
+        after = entity_ids(db)
+        kept = sum(1 for key, entity in after.items() if ids_before.get(key) == entity)
+        assert kept >= 0.9 * len(after), f"{len(after) - kept} of {len(after)} changed entity id"
     finally:
         db.dispose()

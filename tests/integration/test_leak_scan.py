@@ -643,14 +643,9 @@ def test_nothing_the_riec_side_holds_contains_partner_plaintext(
     )
 
 
-# -- a known gap ------------------------------------------------------------------------------
+# -- the dead-letter copy of a refused record ---------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="consumers/dead_letter.py redacts the value of a plaintext_identifier message but "
-    "copies its Kafka key, which partner push sets to the partner record id",
-)
 def test_a_refused_record_id_does_not_reach_the_dead_letter_topic(settings: Settings) -> None:
     """A record id that holds a name is refused by the leak guard; its copy must not carry it.
 
