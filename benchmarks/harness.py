@@ -31,12 +31,14 @@ from rich.table import Table
 from sqlalchemy import create_engine, select, text
 
 from matching.comparisons import Block
-from matching.evaluation import Clustering, LinkageMetrics, RecordKey, read_entities
+from matching.evaluation import Clustering, LinkageMetrics, RecordKey, evaluate, read_entities
 from matching.linker import TOKEN_FIELDS, Linker, LinkerConfig, token_key
 from matching.model import Scorer
 from matching.params_store import active_params
+from matching.relink import relink_all
+from matching.training import train_all
 from partner.pseudonymise import Pseudonymiser
-from partner.push import PushReport
+from partner.push import FIELD_DROPPED, PushReport
 from riec.broker import LocalBroker
 from riec.export import export_entities
 from riec.pipeline import PartnerFile, create_topics, match_until_caught_up, push_files
@@ -72,6 +74,7 @@ class PathRun:
     push_reports: list[dict[str, Any]]
     rejected_keys: set[RecordKey]
     reject_reasons: dict[str, int]
+    dropped_fields: dict[str, int]  # fields left out of rows that were sent, by reason
     dead_letters: dict[str, int]
     landed: dict[str, int]
     timings: Timings
@@ -105,20 +108,41 @@ def fresh_database(url: str | None, work: Path) -> Iterator[str]:
         engine.dispose()
 
 
+def rejects_file(report: PushReport, item: PartnerFile) -> Path | None:
+    """The rejects file of one pushed file, if any was written.
+
+    A file whose rows were all sent can still have one, listing fields dropped from rows;
+    it lies where ``riec.pipeline.push_files`` puts rejects files.
+    """
+    if report.rejects_path is not None:
+        return report.rejects_path
+    path = item.path.parent / f"{item.partner}-{item.path.stem}.rejects.csv"
+    return path if path.exists() else None
+
+
 def read_rejects(
     reports: list[PushReport], files: list[PartnerFile]
-) -> tuple[set[RecordKey], Counter[str]]:
-    """Rejected rows per partner file: their keys, and counts by field and reason."""
+) -> tuple[set[RecordKey], Counter[str], Counter[str]]:
+    """Per partner file: keys of rejected rows, counts of rejects and of dropped fields.
+
+    Counts are by partner, field and reason.
+    """
     keys: set[RecordKey] = set()
     reasons: Counter[str] = Counter()
+    dropped: Counter[str] = Counter()
     for report, item in zip(reports, files, strict=True):
-        if report.rejects_path is None:
+        path = rejects_file(report, item)
+        if path is None:
             continue
-        with report.rejects_path.open(newline="", encoding="utf-8") as handle:
+        with path.open(newline="", encoding="utf-8") as handle:
             for row in csv.DictReader(handle):
+                label = f"{item.partner}: {row['field']} {row['reason']}"
+                if row.get("action") == FIELD_DROPPED:
+                    dropped[label] += 1
+                    continue
                 keys.add((item.partner, row["record_id"]))
-                reasons[f"{item.partner}: {row['field']} {row['reason']}"] += 1
-    return keys, reasons
+                reasons[label] += 1
+    return keys, reasons, dropped
 
 
 def run_path(
@@ -165,7 +189,7 @@ def run_path(
             # Rejects go next to each input file: one shared folder would let files of
             # different partners with the same name (person.csv) overwrite each other's.
             reports = push_files(settings, files, pseudonymiser)
-        rejected, reasons = read_rejects(reports, files)
+        rejected, reasons, dropped = read_rejects(reports, files)
         db = connect(url)
         cleanup.append(db.dispose)
         linker = Linker(linker_config) if linker_config else None
@@ -196,6 +220,7 @@ def run_path(
         ],
         rejected_keys=rejected,
         reject_reasons=dict(reasons.most_common()),
+        dropped_fields=dict(dropped.most_common()),
         dead_letters=dict(stats.dead_letters),
         landed=dict(stats.outcomes),
         timings=timings,
@@ -205,6 +230,171 @@ def run_path(
     if not keep_database:
         result.close()
     return result
+
+
+def train_and_relink(
+    db: Database,
+    work: Path,
+    *,
+    timings: Timings,
+    linker_config: LinkerConfig | None = None,
+) -> tuple[Clustering, dict[str, Any]]:
+    """The first-load flow after streaming: train the model, relink everything with it.
+
+    What the DAGs ``train_linkage_model`` and ``relink_entities`` do: estimate the model
+    from the landed records (:func:`matching.training.train_all`, activated), then link
+    every record again in bulk with the new model and apply the result. Returns the
+    exported entities and what training and relinking reported.
+    """
+    with timings.stage("training"):
+        reports = train_all(db)
+    linker = Linker(linker_config, params=active_params(db))
+    with timings.stage("relink"):
+        relink = relink_all(db, linker, apply=True)
+    entities_csv = work / "entities-relinked.csv"
+    with timings.stage("export (relinked)"):
+        export_entities(db, entities_csv, actor="benchmark")
+    return read_entities(entities_csv), {
+        "training": [r.to_dict() for r in reports],
+        "relink": {k: v for k, v in relink.to_dict().items() if k not in {"applied"}},
+    }
+
+
+@dataclass
+class Phase:
+    """The linkage as it stood at one point of the flow, scored."""
+
+    name: str
+    predicted: Clustering
+    metrics: LinkageMetrics
+    analysis: dict[str, Any]
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+STREAMING = "streaming"
+TRAINED = "trained + relinked"
+
+
+def measure_phases(
+    run: PathRun,
+    truth: Clustering,
+    work: Path,
+    timings: Timings,
+    *,
+    analysis: bool = True,
+    training: bool = True,
+    exclude: Collection[RecordKey] = (),
+    linker_config: LinkerConfig | None = None,
+) -> list[Phase]:
+    """Score the streaming result; then train, relink and score again (``training``).
+
+    ``run`` must have kept its database. The error analysis of each phase uses the model
+    active at that point: the defaults while streaming, the trained model after.
+    """
+    assert run.analysis_db is not None, "run_path(..., keep_database=True) is needed"
+    db = run.analysis_db
+    phases = []
+    with timings.stage("evaluate"):
+        metrics = evaluate(run.predicted, truth, exclude=exclude)
+    found: dict[str, Any] = {}
+    if analysis:
+        with timings.stage("error analysis"):
+            found = analyse_errors(db, truth, config=linker_config, rejected=run.rejected_keys)
+    phases.append(Phase(STREAMING, run.predicted, metrics, found))
+    if not training:
+        return phases
+    predicted, details = train_and_relink(db, work, timings=timings, linker_config=linker_config)
+    with timings.stage("evaluate (relinked)"):
+        metrics = evaluate(predicted, truth, exclude=exclude)
+    found = {}
+    if analysis:
+        with timings.stage("error analysis (relinked)"):
+            found = analyse_errors(db, truth, config=linker_config, rejected=run.rejected_keys)
+    phases.append(Phase(TRAINED, predicted, metrics, found, details))
+    return phases
+
+
+def print_push(out: Console, run: PathRun) -> None:
+    """What the partner side sent, rejected and left out."""
+    print_table(
+        out,
+        "Partner push",
+        ["file", "read", "sent", "rejected"],
+        [[r["file"], r["read"], r["sent"], r["rejected"]] for r in run.push_reports],
+    )
+    if run.reject_reasons:
+        print_table(
+            out,
+            "Rejected rows (count as unlinked)",
+            ["partner: field reason", "rows"],
+            [[k, v] for k, v in run.reject_reasons.items()],
+        )
+    if run.dropped_fields:
+        print_table(
+            out,
+            "Fields dropped from rows that were sent",
+            ["partner: field reason", "rows"],
+            [[k, v] for k, v in run.dropped_fields.items()],
+        )
+    if run.dead_letters:
+        print_table(
+            out,
+            "Dead-lettered",
+            ["reason", "messages"],
+            [[k, v] for k, v in run.dead_letters.items()],
+        )
+
+
+def print_phases(out: Console, phases: list[Phase]) -> None:
+    """Metrics side by side, then where each phase's errors come from."""
+    print_table(
+        out,
+        "Linkage by phase",
+        ["phase", "precision", "recall", "F1", "B-cubed F1", "wrong pairs", "missed pairs"],
+        [
+            [
+                p.name,
+                f"{p.metrics.precision:.4f}",
+                f"{p.metrics.recall:.4f}",
+                f"{p.metrics.f1:.4f}",
+                f"{p.metrics.bcubed_f1:.4f}",
+                p.metrics.false_positive_pairs,
+                p.metrics.false_negative_pairs,
+            ]
+            for p in phases
+        ],
+    )
+    for phase in phases:
+        if not phase.analysis:
+            continue
+        print_table(
+            out,
+            f"Missed true pairs by cause ({phase.name})",
+            ["cause", "pairs"],
+            [[k, v] for k, v in phase.analysis["false_negative_pairs_by_cause"].items()],
+        )
+        print_table(
+            out,
+            f"Wrong pairs by kind ({phase.name})",
+            ["kind", "pairs"],
+            [[k, v] for k, v in phase.analysis["false_positive_pairs_by_kind"].items()],
+        )
+    if len(phases) > 1 and (training := phases[-1].details.get("training")):
+        print_table(
+            out,
+            "Training",
+            ["entity type", "version", "pairs", "prior", "skipped"],
+            [
+                [
+                    t["entity_type"],
+                    t["version"] or "",
+                    t["blocked_pairs"],
+                    f"{t['prior']:.3g}",
+                    t["skipped"] or "",
+                ]
+                for t in training
+            ],
+        )
 
 
 # -- where the errors come from -------------------------------------------------------------

@@ -16,22 +16,23 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from harness import (
     RESULTS_DIR,
     Timings,
-    analyse_errors,
     command_line,
     machine,
+    measure_phases,
     metrics_summary,
+    print_phases,
     print_table,
     run_path,
     write_results,
 )
 from rich.console import Console
 
-from matching.evaluation import evaluate, evaluate_by_type, read_keys, read_truth
+from matching.evaluation import evaluate_by_type, read_keys, read_truth
+from matching.linker import LinkerConfig
 from riec.pipeline import PartnerFile
 from synthetic.generator import DEFAULT_PARTNERS, generate_dataset
 
@@ -44,7 +45,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, help="Keep the files here (default: temp).")
     parser.add_argument("--results", type=Path, default=RESULTS_DIR / "synthetic_quality.json")
     parser.add_argument("--no-analysis", action="store_true", help="Skip the error analysis.")
+    parser.add_argument(
+        "--no-training", action="store_true", help="Streaming only: no training and relink."
+    )
+    parser.add_argument(
+        "--no-term-frequencies",
+        action="store_true",
+        help="Score without term-frequency adjustment (LinkerConfig.term_frequencies).",
+    )
     args = parser.parse_args(argv)
+    linker_config = LinkerConfig(term_frequencies=not args.no_term_frequencies)
     out = Console()
     bases = {spec.partner: spec.legal_basis for spec in DEFAULT_PARTNERS}
 
@@ -64,19 +74,23 @@ def main(argv: list[str] | None = None) -> int:
             files,
             work / "run",
             database_url=args.database_url,
+            linker_config=linker_config,
             timings=timings,
-            keep_database=not args.no_analysis,
+            keep_database=True,
         )
         try:
-            with timings.stage("evaluate"):
-                overall = evaluate(run.predicted, truth)
-                per_type = evaluate_by_type(run.predicted, truth)
-            analysis: dict[str, Any] = {}
-            if run.analysis_db is not None:
-                with timings.stage("error analysis"):
-                    analysis = analyse_errors(run.analysis_db, truth, rejected=run.rejected_keys)
+            phases = measure_phases(
+                run,
+                truth,
+                work / "run",
+                timings,
+                analysis=not args.no_analysis,
+                training=not args.no_training,
+                linker_config=linker_config,
+            )
         finally:
             run.close()
+    per_type = {phase.name: evaluate_by_type(phase.predicted, truth) for phase in phases}
 
     rejects = {
         "expected": len(expected_rejects),
@@ -86,24 +100,30 @@ def main(argv: list[str] | None = None) -> int:
         "by_reason": run.reject_reasons,
     }
 
-    out.print(overall.render(title=f"Synthetic ({args.subjects} subjects): linkage quality"))
-    print_table(
-        out,
-        "Per entity type",
-        ["type", "records", "precision", "recall", "F1", "B-cubed F1", "exact (multi-record)"],
-        [
+    final = phases[-1]
+    for phase in phases:
+        out.print(
+            phase.metrics.render(
+                title=f"Synthetic ({args.subjects} subjects), {phase.name}: linkage quality"
+            )
+        )
+        print_table(
+            out,
+            f"Per entity type ({phase.name})",
+            ["type", "records", "precision", "recall", "F1", "B-cubed F1", "exact (multi-record)"],
             [
-                t,
-                m.records_evaluated,
-                f"{m.precision:.4f}",
-                f"{m.recall:.4f}",
-                f"{m.f1:.4f}",
-                f"{m.bcubed_f1:.4f}",
-                f"{m.multi_record_exact_share:.2%}",
-            ]
-            for t, m in per_type.items()
-        ],
-    )
+                [
+                    t,
+                    m.records_evaluated,
+                    f"{m.precision:.4f}",
+                    f"{m.recall:.4f}",
+                    f"{m.f1:.4f}",
+                    f"{m.bcubed_f1:.4f}",
+                    f"{m.multi_record_exact_share:.2%}",
+                ]
+                for t, m in per_type[phase.name].items()
+            ],
+        )
     print_table(
         out,
         "Rejected rows",
@@ -124,20 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         ["stage", "seconds"],
         [[k, f"{v:.1f}"] for k, v in timings.seconds.items()],
     )
-    if analysis:
-        print_table(
-            out,
-            "Missed true pairs by cause",
-            ["cause", "pairs"],
-            [list(i) for i in analysis["false_negative_pairs_by_cause"].items()],
-        )
-        print_table(
-            out,
-            "Wrong pairs by kind",
-            ["kind", "pairs"],
-            [list(i) for i in analysis["false_positive_pairs_by_kind"].items()],
-        )
-    out.print(metrics_summary(overall))
+    print_phases(out, phases)
+    out.print(metrics_summary(final.metrics))
     out.print(f"reproduce: {command_line()}")
 
     write_results(
@@ -150,16 +158,22 @@ def main(argv: list[str] | None = None) -> int:
                 "subjects": args.subjects,
                 "seed": args.seed,
                 "database": "postgresql" if args.database_url else "sqlite",
+                "term_frequencies": linker_config.term_frequencies,
             },
             "records": sum(f.rows for f in manifest.files),
-            "metrics": overall.to_dict(),
-            "metrics_by_entity_type": {t: m.to_dict() for t, m in per_type.items()},
+            "metrics": {phase.name: phase.metrics.to_dict() for phase in phases},
+            "metrics_by_entity_type": {
+                name: {t: m.to_dict() for t, m in types.items()} for name, types in per_type.items()
+            },
             "push": run.push_reports,
             "rejects": rejects,
+            "dropped_fields_by_reason": run.dropped_fields,
             "dead_letters": run.dead_letters,
             "landed": run.landed,
             "seconds_per_stage": timings.seconds,
-            "error_analysis": analysis,
+            "training": final.details.get("training", []),
+            "relink": final.details.get("relink", {}),
+            "error_analysis": {phase.name: phase.analysis for phase in phases},
         },
     )
     out.print(f"results written to {args.results}")

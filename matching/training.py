@@ -1,32 +1,53 @@
 """Estimating the linkage model from the data itself, without labels.
 
 As in Splink: u (how often a non-matching pair lands on each comparison level) comes from
-randomly sampled record pairs, which are almost all non-matches; m (the same for
-matching pairs) and the prior come from expectation maximisation over the blocked
-candidate pairs, with u held fixed. Estimates are stored as a new model version; the
-starting point is the current model, so a run on little data moves it little.
+randomly sampled record pairs, which are almost all non-matches; m (the same for matching
+pairs) and the prior come from expectation maximisation with u held fixed.
+
+EM runs in *sessions*, each on the pairs that agree exactly on a few fields (the same
+birth-date token; the same surname and given names; the same postcode and house number),
+and estimates m only for the comparisons that do not look at those fields. Among such
+pairs the non-matches are as random in every other field as random pairs are, so the
+fixed u holds for them. EM over all candidate pairs at once breaks that: the candidates
+that are no match still agree on whatever put them together (a surname and house number,
+a street), far more often than u says, and the match class absorbs them. Each comparison
+gets the average of its session estimates, weighted by the matches each session found;
+the prior follows from how many matches a session found and how often a match agrees on
+its fields. Comparisons no session can estimate keep their current m.
+
+Estimates are stored as a new model version; the starting point is the current model.
 """
 
 from __future__ import annotations
 
-import random
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import combinations
 from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from matching.comparisons import COMPARISONS, Block
+from matching.comparisons import COMPARISONS, Block, Comparison, Encoded
 from matching.model import ComparisonParams, ModelParams
 from matching.params_store import active_params, store_params
 from storage import Database
-from storage.models import BlockingKey, Record
+from storage.models import Record
 
 MIN_PROBABILITY = 1e-6
+#: The probability mass given to a level the data never shows, as a share of its current
+#: value (for m and u alike, so that its weight stays what it was).
+UNSEEN_SHARE = 1e-3
+
+#: Per entity type, the training sessions: encoded fields (tokens or filters) on which the
+#: pairs of a session agree exactly. A field absent from a type's records skips the session.
+TRAINING_SESSIONS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "person": (("birth_date",), ("surname", "given_names"), ("postcode_huisnummer",)),
+    "company": (("kvk",), ("company_name",), ("postcode_huisnummer",)),
+    "address": (("postcode_huisnummer",), ("bag_id",)),
+    "vehicle": (),
+}
 
 
 @dataclass
@@ -34,38 +55,37 @@ class TrainingReport:
     entity_type: str
     version: str | None
     records: int
-    blocked_pairs: int
+    blocked_pairs: int  # pairs EM ran on, over all sessions
     random_pairs: int
-    iterations: int
+    iterations: int  # the most any session needed
     prior: float
     skipped: str | None = None
+    sessions: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
-def comparison_vectors(
-    entity_type: str, pairs: list[tuple[dict[str, Any], dict[str, Any]]]
-) -> np.ndarray:
+def comparison_vectors(entity_type: str, pairs: list[tuple[Encoded, Encoded]]) -> np.ndarray:
     """Levels per pair and comparison; -1 where a side lacks the field."""
     block = Block([side for pair in pairs for side in pair])
     left = np.arange(0, 2 * len(pairs), 2)
-    right = left + 1
-    comparisons = COMPARISONS[entity_type]
-    out = np.full((len(pairs), len(comparisons)), -1, dtype=np.int16)
+    return block_vectors(COMPARISONS[entity_type], block, left, left + 1)
+
+
+def block_vectors(
+    comparisons: Sequence[Comparison], block: Block, left: np.ndarray, right: np.ndarray
+) -> np.ndarray:
+    """Levels of the pairs (``block[left[i]]``, ``block[right[i]]``) per comparison."""
+    out = np.full((len(left), len(comparisons)), -1, dtype=np.int16)
     for j, comparison in enumerate(comparisons):
         out[:, j] = comparison.pair_levels(block, left, right)
     return out
 
 
 def estimate_u(vectors: np.ndarray, n_levels: list[int]) -> list[list[float]]:
-    u = []
-    for j, levels in enumerate(n_levels):
-        column = vectors[:, j]
-        present = column[column >= 0]
-        counts = np.bincount(present, minlength=levels).astype(float) + 1.0  # Laplace
-        u.append((counts / counts.sum()).tolist())
-    return u
+    """Level probabilities per comparison over pairs (rows of levels; -1 is missing)."""
+    return [u.tolist() for u in estimate_u_from_counts(_level_counts(vectors, n_levels))]
 
 
 def expectation_maximisation(
@@ -94,109 +114,339 @@ def expectation_maximisation(
         new_prior = float(np.clip(p.mean(), MIN_PROBABILITY, 1 - MIN_PROBABILITY))
         shift = abs(new_prior - prior)
         for j in range(vectors.shape[1]):
-            weights = np.bincount(
-                safe[present[:, j], j], weights=p[present[:, j]], minlength=len(m_arr[j])
-            )
-            if weights.sum() > 0:
-                updated = np.maximum(weights / weights.sum(), MIN_PROBABILITY)
-                updated /= updated.sum()
-                shift = max(shift, float(np.abs(updated - m_arr[j]).max()))
-                m_arr[j] = updated
+            rows = present[:, j]
+            m_arr[j], moved = _m_step(safe[rows, j], p[rows], m_arr[j])
+            shift = max(shift, moved)
         prior = new_prior
         if shift < tolerance:
             break
     return [x.tolist() for x in m_arr], prior, iteration
 
 
-def _encoded(record: Record) -> dict[str, Any]:
-    return {"tokens": record.tokens or {}, "filters": record.filters or {}}
+def _m_step(
+    levels: np.ndarray, weights: np.ndarray, current: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """Level probabilities from weighted counts; (new, largest change)."""
+    counts = np.bincount(levels, weights=weights, minlength=len(current))
+    if counts.sum() <= 0:
+        return current, 0.0
+    updated = np.maximum(counts / counts.sum(), MIN_PROBABILITY)
+    updated /= updated.sum()
+    return updated, float(np.abs(updated - current).max())
 
 
-def blocked_pairs(
-    session: Session, entity_type: str, max_block: int, max_pairs: int, rng: random.Random
-) -> tuple[list[tuple[int, int]], int]:
-    """Candidate pairs (a sample of at most ``max_pairs``) and how many there are in all."""
-    blocks: dict[str, list[int]] = defaultdict(list)
-    rows = session.execute(
-        select(BlockingKey.key, BlockingKey.record_id).where(BlockingKey.entity_type == entity_type)
+def _value_key(value: Any) -> Any:
+    """A hashable form of a token (text) or a filter (base64 text or unpacked words)."""
+    return value if isinstance(value, str) else np.asarray(value).tobytes()
+
+
+def _agreement_groups(
+    encoded: Sequence[Encoded], fields: tuple[str, ...], max_block: int
+) -> list[np.ndarray]:
+    """Records (as indexes) that agree exactly on all ``fields``, in groups of 2..max_block."""
+    groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+    for index, record in enumerate(encoded):
+        values = []
+        for name in fields:
+            value = record["tokens"].get(name)
+            if value is None:
+                value = record["filters"].get(name)
+            if value is None:
+                break
+            values.append(_value_key(value))
+        else:
+            groups[tuple(values)].append(index)
+    return [np.array(g) for g in groups.values() if 1 < len(g) <= max_block]
+
+
+def _session_pairs(
+    groups: list[np.ndarray], max_pairs: int, rng: np.random.Generator
+) -> tuple[np.ndarray, int]:
+    """All pairs within the groups, or a uniform sample of about ``max_pairs``; and the total."""
+    total = sum(len(g) * (len(g) - 1) // 2 for g in groups)
+    keep = min(1.0, max_pairs / max(total, 1))
+    chunks = []
+    for group in groups:
+        a, b = np.triu_indices(len(group), k=1)
+        if keep < 1.0:
+            chosen = rng.random(len(a)) < keep
+            a, b = a[chosen], b[chosen]
+        chunks.append(np.stack([group[a], group[b]], axis=1))
+    pairs = np.concatenate(chunks) if chunks else np.zeros((0, 2), dtype=np.int64)
+    return pairs, total
+
+
+def _pair_vectors(
+    comparisons: Sequence[Comparison], encoded: Sequence[Encoded], pairs: np.ndarray
+) -> np.ndarray:
+    """Levels of record pairs (rows of indexes into ``encoded``), decoding only their records."""
+    ids, inverse = np.unique(pairs, return_inverse=True)
+    inverse = inverse.reshape(pairs.shape)
+    block = Block([encoded[i] for i in ids])
+    return block_vectors(comparisons, block, inverse[:, 0], inverse[:, 1])
+
+
+def _agreement_comparison(comparisons: Sequence[Comparison], name: str) -> int | None:
+    """The comparison whose top level means "this field is equal", if any."""
+    return next((j for j, c in enumerate(comparisons) if c.inputs[0] == name), None)
+
+
+@dataclass
+class _Session:
+    fields: tuple[str, ...]
+    free: list[int]  # comparisons it estimates: those not looking at its fields
+    vectors: np.ndarray  # their levels on the session's (sampled) pairs
+    total: int  # pairs in the session before sampling
+    report: dict[str, Any]
+
+
+def estimate_params(
+    entity_type: str,
+    encoded: Sequence[Encoded],
+    current: ModelParams,
+    *,
+    random_pairs: int = 1_000_000,
+    max_pairs: int = 200_000,
+    max_block: int = 500,
+    min_pairs: int = 100,
+    rounds: int = 2,
+    seed: int = 20260101,
+    version: str = "em",
+) -> tuple[ModelParams | None, TrainingReport]:
+    """New parameters for ``entity_type`` from its records' encodings (tokens and filters).
+
+    u comes from ``random_pairs`` random pairs, less the matches among them (a share
+    ``prior`` of them, landing on the levels as m says): on a small data set those
+    matches are a fair part of the random pairs that agree. m and the prior come from the
+    sessions (see the module docstring). The two depend on each other, so they are
+    estimated ``rounds`` times. A level that neither the random pairs nor the sessions
+    show keeps its current weight with a negligible probability: the data says nothing
+    about it (postcodes in a data set without any). Returns ``None`` for the parameters
+    when no session had ``min_pairs`` pairs.
+    """
+    rng = np.random.default_rng(seed)
+    comparisons = COMPARISONS[entity_type]
+    n_levels = [len(c.labels) for c in comparisons]
+    n = len(encoded)
+    report = TrainingReport(entity_type, None, n, 0, 0, 0, current.prior)
+    if n < 2:
+        report.skipped = "fewer than two records"
+        return None, report
+    if not TRAINING_SESSIONS[entity_type]:
+        report.skipped = "nothing to estimate: no comparison besides the identifier"
+        return None, report
+    random = _random_vectors(comparisons, encoded, random_pairs, rng)
+    report.random_pairs = len(random)
+    u = estimate_u_from_counts(_level_counts(random, n_levels))
+
+    sessions = []
+    for fields in TRAINING_SESSIONS[entity_type]:
+        free = [j for j, c in enumerate(comparisons) if not set(c.inputs) & set(fields)]
+        pairs, total = _session_pairs(_agreement_groups(encoded, fields, max_block), max_pairs, rng)
+        entry: dict[str, Any] = {"fields": list(fields), "pairs": int(total), "sampled": len(pairs)}
+        report.sessions.append(entry)
+        if len(pairs) < min_pairs or not free:
+            entry["skipped"] = "too few pairs" if free else "no comparison left to estimate"
+            continue
+        vectors = _pair_vectors([comparisons[j] for j in free], encoded, pairs)
+        sessions.append(_Session(fields, free, vectors, total, entry))
+        report.blocked_pairs += len(pairs)
+    if not sessions:
+        report.skipped = f"too little data (no session with {min_pairs} pairs)"
+        return None, report
+
+    all_pairs = n * (n - 1) / 2
+    presence = (random >= 0).mean(axis=0)
+    counts = _level_counts(random, n_levels)
+    m = [np.asarray(current.comparisons[c.name].m, dtype=float) for c in comparisons]
+    prior = current.prior
+    for _ in range(rounds):
+        m, found = _session_estimates(sessions, m, u, report)
+        prior = _prior(comparisons, found, m, presence, all_pairs) or prior
+        u = [non_match_u(c, m_j, prior) for c, m_j in zip(counts, m, strict=True)]
+
+    seen = _levels_seen(sessions, n_levels)
+    for j, comparison in enumerate(comparisons):
+        unseen = (counts[j] == 0) & ~seen[j]
+        if unseen.any():
+            old = current.comparisons[comparison.name]
+            m[j] = _keep_weight(m[j], np.asarray(old.m), unseen)
+            u[j] = _keep_weight(u[j], np.asarray(old.u), unseen)
+    report.prior = prior
+    params = ModelParams(
+        entity_type=entity_type,
+        version=version,
+        prior=prior,
+        threshold=current.threshold,
+        comparisons={
+            c.name: ComparisonParams(m=m[j].tolist(), u=u[j].tolist())
+            for j, c in enumerate(comparisons)
+        },
     )
-    for key, record_id in rows:
-        blocks[key].append(record_id)
-    pairs: set[tuple[int, int]] = set()
-    for members in blocks.values():
-        if 1 < len(members) <= max_block:
-            pairs.update(combinations(sorted(members), 2))
-    ordered = sorted(pairs)
-    total = len(ordered)
-    if total > max_pairs:
-        ordered = rng.sample(ordered, max_pairs)
-    return ordered, total
+    report.version = version
+    return params, report
+
+
+def _random_vectors(
+    comparisons: Sequence[Comparison],
+    encoded: Sequence[Encoded],
+    random_pairs: int,
+    rng: np.random.Generator,
+    chunk: int = 50_000,
+) -> np.ndarray:
+    """Levels of ``random_pairs`` random record pairs (all pairs when there are fewer).
+
+    In chunks, so that only the records of one chunk are decoded at a time.
+    """
+    n = len(encoded)
+    if n * (n - 1) // 2 <= random_pairs:
+        left, right = np.triu_indices(n, k=1)
+        samples = [
+            np.stack([left[i : i + chunk], right[i : i + chunk]], axis=1)
+            for i in range(0, len(left), chunk)
+        ]
+    else:
+        samples = [
+            rng.integers(0, n, size=(min(chunk, random_pairs - start), 2))
+            for start in range(0, random_pairs, chunk)
+        ]
+    vectors = [
+        _pair_vectors(comparisons, encoded, sample[sample[:, 0] != sample[:, 1]])
+        for sample in samples
+    ]
+    return np.concatenate(vectors) if vectors else np.zeros((0, len(comparisons)), np.int16)
+
+
+def _level_counts(vectors: np.ndarray, n_levels: list[int]) -> list[np.ndarray]:
+    """Number of pairs on each level, per comparison; missing levels left out."""
+    return [
+        np.bincount(vectors[vectors[:, j] >= 0, j], minlength=levels).astype(float)
+        for j, levels in enumerate(n_levels)
+    ]
+
+
+def estimate_u_from_counts(counts: list[np.ndarray]) -> list[np.ndarray]:
+    """Level probabilities from counts, with one extra count per level (Laplace)."""
+    return [(c + 1.0) / (c + 1.0).sum() for c in counts]
+
+
+def non_match_u(counts: np.ndarray, m: np.ndarray, prior: float) -> np.ndarray:
+    """u from random-pair counts, less the share ``prior`` of matches distributed as ``m``.
+
+    A level with no count left gets half a count: rarer than the sample can tell.
+    """
+    total = counts.sum()
+    if total <= 0:
+        return np.full(len(counts), 1.0 / len(counts))
+    share = counts / total
+    u = np.maximum((share - prior * m) / (1.0 - prior), 0.5 / total)
+    return u / u.sum()
+
+
+def _session_estimates(
+    sessions: list[_Session], m: list[np.ndarray], u: list[np.ndarray], report: TrainingReport
+) -> tuple[list[np.ndarray], list[tuple[tuple[str, ...], float]]]:
+    """EM per session; each comparison's m averaged over sessions by matches found."""
+    estimates: dict[int, list[tuple[np.ndarray, float]]] = defaultdict(list)
+    found = []
+    for session in sessions:
+        m_s, share, iterations = expectation_maximisation(
+            session.vectors,
+            [m[j].tolist() for j in session.free],
+            [u[j].tolist() for j in session.free],
+            0.5,
+        )
+        matches = share * session.total
+        for j, m_j in zip(session.free, m_s, strict=True):
+            estimates[j].append((np.asarray(m_j), matches))
+        found.append((session.fields, matches))
+        session.report.update(match_share=share, iterations=iterations)
+        report.iterations = max(report.iterations, iterations)
+    out = []
+    for j, current in enumerate(m):
+        weight = sum(w for _, w in estimates[j])
+        out.append(sum(m_j * w for m_j, w in estimates[j]) / weight if weight > 0 else current)
+    return out, found
+
+
+def _levels_seen(sessions: list[_Session], n_levels: list[int]) -> list[np.ndarray]:
+    """Per comparison, the levels some session's pairs land on."""
+    seen = [np.zeros(k, dtype=bool) for k in n_levels]
+    for session in sessions:
+        for column, j in zip(session.vectors.T, session.free, strict=True):
+            seen[j] |= np.bincount(column[column >= 0], minlength=n_levels[j]) > 0
+    return seen
+
+
+def _keep_weight(estimate: np.ndarray, current: np.ndarray, unseen: np.ndarray) -> np.ndarray:
+    """``estimate`` with the ``unseen`` levels at a negligible share of their current value.
+
+    When the data shows no level at all, the current probabilities stay as they are.
+    """
+    if unseen.all():
+        return current.astype(float)
+    out = np.where(unseen, current * UNSEEN_SHARE, estimate)
+    seen_total = out[~unseen].sum()
+    if seen_total > 0:
+        out[~unseen] *= (1.0 - out[unseen].sum()) / seen_total
+    return out
+
+
+def _prior(
+    comparisons: Sequence[Comparison],
+    found: list[tuple[tuple[str, ...], float]],
+    m: list[np.ndarray],
+    presence: np.ndarray,
+    all_pairs: float,
+) -> float | None:
+    """Probability that two random records match, from each session's matches.
+
+    A session on fields F finds the matches that agree on all of F: the share
+    ``prod(presence * m[equal])`` of all matches, with m from the other sessions.
+    """
+    estimates = []
+    for fields, matches in found:
+        agree = 1.0
+        for name in fields:
+            j = _agreement_comparison(comparisons, name)
+            if j is None:
+                agree = 0.0
+                break
+            agree *= presence[j] * m[j][0]
+        if agree > 0 and matches > 0:
+            estimates.append(min(0.5, matches / agree / all_pairs))
+    return float(np.median(estimates)) if estimates else None
+
+
+def _encoded(record: Record) -> Encoded:
+    return {"tokens": record.tokens or {}, "filters": record.filters or {}}
 
 
 def train_entity_type(
     db: Database,
     entity_type: str,
     *,
-    random_pairs: int = 50_000,
-    max_pairs: int = 200_000,
-    max_block: int = 500,
-    min_pairs: int = 100,
-    seed: int = 20260101,
     activate: bool = True,
+    **options: Any,
 ) -> TrainingReport:
-    rng = random.Random(seed)
+    """Estimate a new model for ``entity_type`` from its active records and store it.
+
+    ``options`` go to :func:`estimate_params`.
+    """
     current = active_params(db)[entity_type]
-    comparisons = COMPARISONS[entity_type]
-    n_levels = [len(c.labels) for c in comparisons]
     with db.session() as session:
-        records = {
-            r.id: r
+        encoded = [
+            _encoded(r)
             for r in session.scalars(
-                select(Record).where(Record.entity_type == entity_type, Record.status == "active")
+                select(Record)
+                .where(Record.entity_type == entity_type, Record.status == "active")
+                .order_by(Record.id)
             )
-        }
-        pair_ids, total_blocked = blocked_pairs(session, entity_type, max_block, max_pairs, rng)
-    pair_ids = [(a, b) for a, b in pair_ids if a in records and b in records]
-    if len(records) < 2 or len(pair_ids) < min_pairs:
-        return TrainingReport(
-            entity_type,
-            None,
-            len(records),
-            len(pair_ids),
-            0,
-            0,
-            current.prior,
-            skipped=f"too little data ({len(pair_ids)} blocked pairs, {min_pairs} needed)",
-        )
-    ids = sorted(records)
-    sample = [tuple(rng.sample(ids, 2)) for _ in range(random_pairs)]
-    u_vectors = comparison_vectors(
-        entity_type, [(_encoded(records[a]), _encoded(records[b])) for a, b in sample]
-    )
-    u = estimate_u(u_vectors, n_levels)
-    vectors = comparison_vectors(
-        entity_type, [(_encoded(records[a]), _encoded(records[b])) for a, b in pair_ids]
-    )
-    m_start = [current.comparisons[c.name].m for c in comparisons]
-    # EM runs on blocked pairs, where matches are far denser than among random pairs;
-    # convert the prior both ways so the stored model keeps the random-pair meaning.
-    all_pairs = len(records) * (len(records) - 1) / 2
-    blocked_share = total_blocked / all_pairs
-    blocked_prior = min(0.5, current.prior / blocked_share)
-    m, blocked_prior, iterations = expectation_maximisation(vectors, m_start, u, blocked_prior)
-    prior = max(MIN_PROBABILITY * 1e-3, blocked_prior * blocked_share)
+        ]
     version = f"em-{datetime.now(UTC):%Y%m%dT%H%M%S}"
-    params = ModelParams(
-        entity_type=entity_type,
-        version=version,
-        prior=prior,
-        threshold=current.threshold,
-        comparisons={c.name: ComparisonParams(m=m[j], u=u[j]) for j, c in enumerate(comparisons)},
-    )
-    report = TrainingReport(
-        entity_type, version, len(records), len(pair_ids), len(sample), iterations, prior
-    )
-    store_params(db, params, report.to_dict(), activate=activate)
+    params, report = estimate_params(entity_type, encoded, current, version=version, **options)
+    if params is not None:
+        store_params(db, params, report.to_dict(), activate=activate)
     return report
 
 

@@ -4,14 +4,22 @@ Input is a CSV row with the documented column names (``partner.columns``); outpu
 ``attributes`` and ``relations`` objects of the record contract. Identifier columns are
 checked first: a value that fails its check raises :class:`InvalidValue` and the row is
 rejected as a whole (a partial record could link to the wrong subject).
+
+A few columns are no identifier and serve matching only (:data:`DROPPABLE_COLUMNS`, the
+date of birth): an unreadable value there drops that field, and the record is still sent
+with the fields that remain. The drop is reported with the encoded record, so the
+partner's rejects file lists it as a warning. Without the field the record links on less
+evidence, never on wrong evidence.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Final, TypeVar
 
+from partner.columns import IDENTIFIER_COLUMNS
 from partner.errors import InvalidValue
 from partner.identifiers import (
     check_bag_id,
@@ -22,18 +30,53 @@ from partner.identifiers import (
 )
 from partner.normalise.addresses import Address, normalise_address
 from partner.normalise.companies import normalise_company_name
-from partner.normalise.names import PersonName, normalise_person_name, parse_full_name
+from partner.normalise.names import (
+    NICKNAMES,
+    PersonName,
+    normalise_person_name,
+    parse_full_name,
+    swap_invariant_name,
+)
 from partner.normalise.vehicles import normalise_kenteken
 from partner.phonetic import phonetic_key
-from partner.pseudonymise import Pseudonymiser
+from partner.pseudonymise import FilterSpec, Pseudonymiser
 
 Row = dict[str, str]
+T = TypeVar("T")
+
+#: Columns that are no identifier and only feed the comparisons: an invalid value drops
+#: the field instead of rejecting the row. Identifier columns always reject the row.
+DROPPABLE_COLUMNS: Final = frozenset({"geboortedatum"})
+assert not DROPPABLE_COLUMNS & set(IDENTIFIER_COLUMNS)
+
+
+#: Filters this encoder adds to the pseudonymiser's own, each keyed by its field name and
+#: hardened like the others. The whole name and the street with its number hold more
+#: q-grams than a name part, so fewer positions per q-gram keep them as sparse.
+FILTER_SPECS: Final[dict[str, FilterSpec]] = {
+    "full_name": FilterSpec(hashes=10),
+    "street": FilterSpec(hashes=10),
+    "place": FilterSpec(),
+}
 
 
 @dataclass(frozen=True)
 class EncodedRecord:
     attributes: dict[str, Any]
     relations: list[dict[str, Any]]
+    #: Fields left out because their value was invalid, with the reason (never the value).
+    dropped: tuple[InvalidValue, ...] = ()
+
+
+@dataclass
+class _Parts:
+    """The parts of one record while its fields are encoded."""
+
+    tokens: dict[str, str] = field(default_factory=dict)
+    filters: dict[str, str] = field(default_factory=dict)
+    blocking: set[str] = field(default_factory=set)
+    relations: list[dict[str, Any]] = field(default_factory=list)
+    dropped: list[InvalidValue] = field(default_factory=list)
 
 
 def _get(row: Row, column: str) -> str | None:
@@ -62,6 +105,8 @@ class RecordEncoder:
 
     def __init__(self, pseudonymiser: Pseudonymiser) -> None:
         self.p = pseudonymiser
+        for name, spec in FILTER_SPECS.items():
+            pseudonymiser.filter_specs.setdefault(name, spec)
 
     def encode(self, entity_type: str, row: Row) -> EncodedRecord:
         encoder = {
@@ -70,26 +115,20 @@ class RecordEncoder:
             "address": self._address,
             "vehicle": self._vehicle,
         }[entity_type]
-        tokens: dict[str, str] = {}
-        filters: dict[str, str] = {}
-        blocking: set[str] = set()
-        relations: list[dict[str, Any]] = []
-        encoder(row, tokens, filters, blocking, relations)
-        if not tokens and not filters:
+        parts = _Parts()
+        encoder(row, parts)
+        if not parts.tokens and not parts.filters:
             raise InvalidValue("record", "has no identifying field to link on")
-        attributes = {"tokens": tokens, "filters": filters, "blocking": sorted(blocking)}
-        return EncodedRecord(attributes=attributes, relations=relations)
+        attributes = {
+            "tokens": parts.tokens,
+            "filters": parts.filters,
+            "blocking": sorted(parts.blocking),
+        }
+        return EncodedRecord(attributes, parts.relations, tuple(parts.dropped))
 
     # -- shared parts -------------------------------------------------------------------
 
-    def _address_parts(
-        self,
-        row: Row,
-        city_column: str,
-        tokens: dict[str, str],
-        filters: dict[str, str],
-        blocking: set[str],
-    ) -> Address | None:
+    def _address_parts(self, row: Row, city_column: str, parts: _Parts) -> Address | None:
         street, number = _get(row, "straat"), _get(row, "huisnummer")
         postcode, city = _get(row, "postcode"), _get(row, city_column)
         if not any((street, number, postcode, city)):
@@ -97,27 +136,33 @@ class RecordEncoder:
         address = normalise_address(street, number, postcode, city)
         if address.postcode and address.house:
             pc_hn = f"{address.postcode}|{address.house.canonical()}"
-            tokens["postcode_huisnummer"] = self.p.token("postcode_huisnummer", pc_hn)
-            blocking.add(self.p.blocking_key("postcode_huisnummer", pc_hn))
-        if address.street or address.city:
-            text = " ".join(
-                part
-                for part in (
-                    address.street,
-                    address.house.canonical() if address.house else None,
-                    address.city,
-                )
-                if part
+            parts.tokens["postcode_huisnummer"] = self.p.token("postcode_huisnummer", pc_hn)
+            parts.blocking.add(self.p.blocking_key("postcode_huisnummer", pc_hn))
+        # Street with house number, and the place, apart: a place left out on one side
+        # must not make the street look different.
+        if address.street:
+            house = f" {address.house.canonical()}" if address.house else ""
+            parts.filters["street"] = self.p.bloom("street", f"{address.street}{house}")
+        if address.city:
+            parts.filters["place"] = self.p.bloom("place", address.city)
+        # Street by sound, blanks dropped ("Dorps straat" is "Dorpsstraat"), so that a
+        # typo in the street or the place still meets.
+        street = phonetic_key(address.street.replace(" ", "")) if address.street else ""
+        if street and address.city:
+            city = phonetic_key(address.city.replace(" ", ""))
+            parts.blocking.add(self.p.blocking_key("street_city", f"{street}|{city}"))
+        if street and address.house:
+            # With the house number: survives a missing or misspelt place and an absent
+            # postcode. A street name and number recur in few places.
+            parts.blocking.add(
+                self.p.blocking_key("street_number", f"{street}|{address.house.number}")
             )
-            filters["address"] = self.p.bloom("address", text)
-            if address.street and address.city:
-                blocking.add(self.p.blocking_key("street_city", f"{address.street}|{address.city}"))
         return address
 
-    def _located_at(self, address: Address | None, relations: list[dict[str, Any]]) -> None:
+    def _located_at(self, address: Address | None, parts: _Parts) -> None:
         if address and address.postcode and address.house:
             pc_hn = f"{address.postcode}|{address.house.canonical()}"
-            relations.append(
+            parts.relations.append(
                 {
                     "kind": "located_at",
                     "entity_type": "address",
@@ -127,17 +172,21 @@ class RecordEncoder:
 
     # -- entity types ---------------------------------------------------------------------
 
-    def _person(self, row, tokens, filters, blocking, relations) -> None:  # type: ignore[no-untyped-def]
+    def _person(self, row: Row, parts: _Parts) -> None:
+        tokens, filters = parts.tokens, parts.filters
         if bsn := _get(row, "bsn"):
             bsn = check_bsn(bsn)
             tokens["bsn"] = self.p.token("bsn", bsn)
-            blocking.add(self.p.blocking_key("bsn", bsn))
+            parts.blocking.add(self.p.blocking_key("bsn", bsn))
         name = self._person_name(row)
-        birth: date | None = None
-        if raw_birth := _get(row, "geboortedatum"):
-            birth = parse_date(raw_birth, "geboortedatum")
+        birth = _optional(row, "geboortedatum", parts, lambda raw: parse_date(raw, "geboortedatum"))
+        if birth is not None:
             tokens["birth_date"] = self.p.token("birth_date", birth.isoformat())
             filters["birth_date"] = self.p.bloom("birth_date", birth.strftime("%d%m%Y"))
+            if swapped := _day_month_swapped(birth):
+                # Under the birth-date key, so that it compares with other records' dates:
+                # day and month written the other way round are recognised exactly.
+                tokens["birth_date_swapped"] = self.p.token("birth_date", swapped.isoformat())
         if name is not None:
             if name.given_names:
                 filters["given_names"] = self.p.bloom("given_names", " ".join(name.given_names))
@@ -150,10 +199,15 @@ class RecordEncoder:
             # Married names: "Jansen-de Vries" must meet "De Vries" and "Jansen" alike.
             if len(name.surnames) > 1:
                 filters["surname_2"] = self.p.bloom("surname", name.surnames[-1])
-            for key in _person_blocking_values(name, birth):
-                blocking.add(self.p.blocking_key("person", key))
-        address = self._address_parts(row, "woonplaats", tokens, filters, blocking)
-        self._located_at(address, relations)
+            # Given name and surname exchanged ("Jansen Jan"): the words of the whole name
+            # in sorted order read the same either way round.
+            if full := swap_invariant_name(name):
+                filters["full_name"] = self.p.bloom("full_name", full)
+        address = self._address_parts(row, "woonplaats", parts)
+        if name is not None:
+            for key in _person_blocking_values(name, birth, address):
+                parts.blocking.add(self.p.blocking_key("person", key))
+        self._located_at(address, parts)
 
     def _person_name(self, row: Row) -> PersonName | None:
         given, prefix, surname = (
@@ -167,7 +221,8 @@ class RecordEncoder:
             return parse_full_name(full)
         return None
 
-    def _company(self, row, tokens, filters, blocking, relations) -> None:  # type: ignore[no-untyped-def]
+    def _company(self, row: Row, parts: _Parts) -> None:
+        tokens, filters, blocking = parts.tokens, parts.filters, parts.blocking
         if kvk := _get(row, "kvk_nummer"):
             kvk = check_kvk(kvk)
             tokens["kvk"] = self.p.token("kvk", kvk)
@@ -187,10 +242,10 @@ class RecordEncoder:
                 for word in company.core.split():
                     if len(word) >= 4:
                         blocking.add(self.p.blocking_key("company_word", phonetic_key(word)))
-        address = self._address_parts(row, "plaats", tokens, filters, blocking)
-        self._located_at(address, relations)
+        address = self._address_parts(row, "plaats", parts)
+        self._located_at(address, parts)
         if director := _get(row, "bestuurder_bsn"):
-            relations.append(
+            parts.relations.append(
                 {
                     "kind": "has_director",
                     "entity_type": "person",
@@ -198,20 +253,20 @@ class RecordEncoder:
                 }
             )
 
-    def _address(self, row, tokens, filters, blocking, relations) -> None:  # type: ignore[no-untyped-def]
+    def _address(self, row: Row, parts: _Parts) -> None:
         if bag_id := _get(row, "bag_id"):
             bag_id = check_bag_id(bag_id)
-            tokens["bag_id"] = self.p.token("bag_id", bag_id)
-            blocking.add(self.p.blocking_key("bag_id", bag_id))
-        self._address_parts(row, "woonplaats", tokens, filters, blocking)
+            parts.tokens["bag_id"] = self.p.token("bag_id", bag_id)
+            parts.blocking.add(self.p.blocking_key("bag_id", bag_id))
+        self._address_parts(row, "woonplaats", parts)
 
-    def _vehicle(self, row, tokens, filters, blocking, relations) -> None:  # type: ignore[no-untyped-def]
+    def _vehicle(self, row: Row, parts: _Parts) -> None:
         if plate := _get(row, "kenteken"):
             plate = normalise_kenteken(plate)
-            tokens["kenteken"] = self.p.token("kenteken", plate)
-            blocking.add(self.p.blocking_key("kenteken", plate))
+            parts.tokens["kenteken"] = self.p.token("kenteken", plate)
+            parts.blocking.add(self.p.blocking_key("kenteken", plate))
         if holder_bsn := _get(row, "houder_bsn"):
-            relations.append(
+            parts.relations.append(
                 {
                     "kind": "registered_to",
                     "entity_type": "person",
@@ -219,7 +274,7 @@ class RecordEncoder:
                 }
             )
         if holder_kvk := _get(row, "houder_kvk"):
-            relations.append(
+            parts.relations.append(
                 {
                     "kind": "registered_to",
                     "entity_type": "company",
@@ -228,7 +283,34 @@ class RecordEncoder:
             )
 
 
-def _person_blocking_values(name: PersonName, birth: date | None) -> list[str]:
+def _optional(row: Row, column: str, parts: _Parts, parse: Callable[[str], T]) -> T | None:
+    """An optional column's parsed value; ``None`` when empty.
+
+    An invalid value of a droppable column drops the field and is reported in
+    ``parts.dropped``; in any other column it rejects the row.
+    """
+    raw = _get(row, column)
+    if raw is None:
+        return None
+    try:
+        return parse(raw)
+    except InvalidValue as exc:
+        if column not in DROPPABLE_COLUMNS:
+            raise
+        parts.dropped.append(exc)
+        return None
+
+
+def _day_month_swapped(value: date) -> date | None:
+    """The date with day and month exchanged, when that is another date."""
+    if value.day > 12 or value.day == value.month:
+        return None
+    return value.replace(day=value.month, month=value.day)
+
+
+def _person_blocking_values(
+    name: PersonName, birth: date | None, address: Address | None
+) -> list[str]:
     """Blocking values for persons: each tolerates a different kind of variation."""
     values: list[str] = []
     surname = phonetic_key(name.surname) if name.surname else ""
@@ -238,11 +320,22 @@ def _person_blocking_values(name: PersonName, birth: date | None) -> list[str]:
             values.append(f"sn-year|{surname}|{birth.year}")
         if initial:
             values.append(f"init-dob|{initial}|{birth.isoformat()}")
-        # Day and month swapped or mistyped: surname with the year and month alone.
+        # A mistyped year: surname with day and month.
         if surname:
             values.append(f"sn-dm|{surname}|{birth.day:02d}{birth.month:02d}")
     if surname and name.given_names:
-        values.append(f"sn-gn|{surname}|{phonetic_key(name.given_names[0])}")
+        # In sorted order, so that given name and surname exchanged meet in one block; a
+        # given name in the surname field is read as one too ("Peters Jan").
+        written = phonetic_key(NICKNAMES.get(name.surname, name.surname))
+        pair = sorted((written, phonetic_key(name.given_names[0])))
+        values.append(f"names|{pair[0]}|{pair[1]}")
     elif surname and initial:
         values.append(f"sn-init|{surname}|{initial}")
+    if address is not None and address.house:
+        # Either name with the house number (one key label for both, so that exchanged
+        # names meet too): for records whose names and date of birth both have errors.
+        given = phonetic_key(name.given_names[0]) if name.given_names else ""
+        values.extend(
+            f"name-nr|{key}|{address.house.number}" for key in sorted({surname, given} - {""})
+        )
     return values

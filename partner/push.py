@@ -1,8 +1,11 @@
 """``riec partner push``: CSV -> normalise -> pseudonymise -> the partner's topic.
 
 Runs at the partner. Every row either becomes one envelope on the topic (acks=all) or
-one line in the rejects file with the reason; nothing is dropped silently. The rejects
-file holds line numbers, record ids and reasons, never the offending values.
+one line in the rejects file with the reason; nothing is dropped silently. A row sent
+without a field whose value was invalid (a date of birth that is no date: see
+``partner.encode.DROPPABLE_COLUMNS``) is sent and also gets a line there, as a warning.
+The rejects file holds line numbers, record ids, reasons and what was done, never the
+offending values.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal
 
 from contract import EnvelopeError, encode_envelope, load_sharing_rules
 from contract.plaintext import find_identifiers
@@ -24,6 +27,12 @@ from partner.pseudonymise import SCHEME, Pseudonymiser
 from partner.record_id_guard import check_record_id
 
 DEFAULT_RETENTION_DAYS = 5 * 365
+
+#: What happened to a row with an invalid value (the ``action`` column of the rejects file).
+ROW_REJECTED: Final = "row_rejected"
+FIELD_DROPPED: Final = "field_dropped"
+Action = Literal["row_rejected", "field_dropped"]
+REJECTS_HEADER: Final = ("line", "record_id", "field", "reason", "action")
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,7 @@ class Reject:
     record_id: str
     field: str
     reason: str
+    action: Action = ROW_REJECTED
 
 
 def new_batch_id() -> str:
@@ -78,7 +88,13 @@ class EnvelopeBuilder:
             raise ValueError(f"the batch id looks like a personal identifier ({found[0]})")
 
     def build(self, source: SourceRow) -> dict[str, Any]:
+        """The envelope of one row; raises :class:`InvalidValue` when the row is rejected."""
+        return self.build_checked(source)[0]
+
+    def build_checked(self, source: SourceRow) -> tuple[dict[str, Any], tuple[InvalidValue, ...]]:
+        """The envelope of one row and the fields left out of it for an invalid value."""
         row = source.row
+        dropped: tuple[InvalidValue, ...] = ()
         record_id = check_record_id((row.get("record_id") or "").strip())
         operation = (row.get("operatie") or "upsert").strip().lower() or "upsert"
         if operation not in {"upsert", "retract"}:
@@ -97,6 +113,7 @@ class EnvelopeBuilder:
         }
         if operation == "upsert":
             encoded = self.encoder.encode(self.options.entity_type, row)
+            dropped = encoded.dropped
             envelope["attributes"] = encoded.attributes
             if encoded.relations:
                 envelope["relations"] = encoded.relations
@@ -104,7 +121,7 @@ class EnvelopeBuilder:
             envelope["legal_basis"] = self._legal_basis(row)
             envelope["retention_until"] = self._retention(row, envelope["signal"]["date"])
         encode_envelope(envelope, self.rules)  # validates against the contract
-        return envelope
+        return envelope, dropped
 
     def _signal(self, row: dict[str, str]) -> dict[str, str]:
         code = (row.get("signaal_code") or "").strip().lower()
@@ -150,15 +167,25 @@ def build_envelopes(
     builder: EnvelopeBuilder,
     on_reject: Callable[[Reject], None],
 ) -> Iterable[dict[str, Any]]:
-    """Yield an envelope per good row; report every bad row through ``on_reject``."""
+    """Yield an envelope per good row; report every bad row through ``on_reject``.
+
+    A row sent without a field that was invalid is reported too, as ``field_dropped``.
+    """
     for source in rows:
         record_id = (source.row.get("record_id") or "").strip()
         try:
-            yield builder.build(source)
+            envelope, dropped = builder.build_checked(source)
         except InvalidValue as exc:
             on_reject(Reject(source.line, _safe_id(record_id), exc.field, exc.reason))
+            continue
         except EnvelopeError as exc:
             on_reject(Reject(source.line, _safe_id(record_id), exc.reason, exc.detail))
+            continue
+        for exc in dropped:
+            on_reject(
+                Reject(source.line, _safe_id(record_id), exc.field, exc.reason, FIELD_DROPPED)
+            )
+        yield envelope
 
 
 def _safe_id(record_id: str) -> str:
@@ -169,7 +196,11 @@ def _safe_id(record_id: str) -> str:
 
 
 class RejectsWriter:
-    """Writes the rejects file lazily: no file when every row was good."""
+    """Writes the rejects file lazily: no file when every row was good and whole.
+
+    ``count`` and ``reasons`` (per field) cover rejected rows; ``dropped`` and
+    ``dropped_reasons`` the fields left out of rows that were sent.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -177,14 +208,27 @@ class RejectsWriter:
         self._writer: Any = None
         self.count = 0
         self.reasons: dict[str, int] = {}
+        self.dropped = 0
+        self.dropped_reasons: dict[str, int] = {}
+
+    @property
+    def written(self) -> bool:
+        """Whether the file exists: a row was rejected or a field dropped."""
+        return self._writer is not None
 
     def __call__(self, reject: Reject) -> None:
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._handle = self.path.open("w", newline="", encoding="utf-8")
             self._writer = csv.writer(self._handle)
-            self._writer.writerow(["line", "record_id", "field", "reason"])
-        self._writer.writerow([reject.line, reject.record_id, reject.field, reject.reason])
+            self._writer.writerow(REJECTS_HEADER)
+        self._writer.writerow(
+            [reject.line, reject.record_id, reject.field, reject.reason, reject.action]
+        )
+        if reject.action == FIELD_DROPPED:
+            self.dropped += 1
+            self.dropped_reasons[reject.field] = self.dropped_reasons.get(reject.field, 0) + 1
+            return
         self.count += 1
         self.reasons[reject.field] = self.reasons.get(reject.field, 0) + 1
 

@@ -395,6 +395,23 @@ class PersonName:
         return " ".join([*first, *self.surnames])
 
 
+def swap_invariant_name(name: PersonName) -> str | None:
+    """The words of the whole name in sorted order, the same with given name and surname
+    exchanged ("Jan Peters" and "Peters Jan" both give "johannes peters").
+
+    Every word is mapped to its formal given name where it has one, wherever it stands, and
+    the tussenvoegsel is glued to the first surname ("van den Berg" -> "vandenberg"): a
+    surname written in the given-name field is neither split nor expanded, so both sides
+    must end up in the same form. ``None`` unless the name has given names and a surname,
+    the only names that can be exchanged.
+    """
+    if not name.given_names or not name.surnames:
+        return None
+    first = name.prefix.replace(" ", "") + name.surnames[0]
+    words = [*name.given_names, first, *name.surnames[1:]]
+    return " ".join(sorted(NICKNAMES.get(w, w) for w in words))
+
+
 def _build(given: list[_Word], prefix: str | None, surname: str) -> PersonName:
     given_names, initials = _given(given)
     block_prefix, surnames = _parse_surname(surname, glued_ok=not prefix)

@@ -112,8 +112,9 @@ def test_elfproef_known_values() -> None:
     assert ids.elfproef_valid("123456782")
     assert not ids.elfproef_valid("123456789")
     assert not ids.elfproef_valid("000000000")
-    assert ids.elfproef_valid(v.bsn_text("012345672", drop_leading_zero=True)) == \
-        ids.elfproef_valid("012345672")
+    assert ids.elfproef_valid(
+        v.bsn_text("012345672", drop_leading_zero=True)
+    ) == ids.elfproef_valid("012345672")
 
 
 @given(st.integers(min_value=0, max_value=2**32))
@@ -144,8 +145,14 @@ def test_iban_and_bag_id() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("Çelik", "Celik"), ("Müller", "Muller"), ("Zoë", "Zoe"), ("Yılmaz", "Yilmaz"),
-     ("Wiśniewski", "Wisniewski"), ("Małgorzata", "Malgorzata")],
+    [
+        ("Çelik", "Celik"),
+        ("Müller", "Muller"),
+        ("Zoë", "Zoe"),
+        ("Yılmaz", "Yilmaz"),
+        ("Wiśniewski", "Wisniewski"),
+        ("Małgorzata", "Malgorzata"),
+    ],
 )
 def test_strip_diacritics(text: str, expected: str) -> None:
     assert v.strip_diacritics(text) == expected
@@ -162,10 +169,13 @@ def test_name_variants() -> None:
     assert v.surname_fields("van den", "Berg", "fused") == ("", "Vandenberg")
     assert v.surname_fields("in 't", "Veld", "fused") == ("", "Intveld")
     assert v.married_surname(("de", "Vries"), ("", "Jansen"), spouse_first=True) == (
-        "", "Jansen-de Vries")
+        "",
+        "Jansen-de Vries",
+    )
     assert v.naam_text("J.P.", "van den", "Berg", "inverted") == "Berg, van den, J.P."
     assert v.naam_text("Johannes Petrus", "van den", "Berg", "upper_inverted") == (
-        "VAN DEN BERG, Johannes Petrus")
+        "VAN DEN BERG, Johannes Petrus"
+    )
 
 
 def test_value_variants() -> None:
@@ -174,15 +184,21 @@ def test_value_variants() -> None:
     assert v.street_text("Dorpsstraat", abbreviate=True) == "Dorpsstr."
     assert v.postcode_text("1234 AB", "lower") == "1234ab"
     assert {v.huisnummer_text(12, "A", "", f) for f in v.HUISNUMMER_FORMS} == {
-        "12A", "12a", "12 A", "12-A"}
+        "12A",
+        "12a",
+        "12 A",
+        "12-A",
+    }
     assert v.kenteken_text("12-BDF-3", "lower_compact") == "12bdf3"
     assert v.date_text(date(1980, 3, 7), "dmy") == "07-03-1980"
     assert v.swap_day_month(date(1980, 3, 7)) == date(1980, 7, 3)
     assert v.swap_day_month(date(1980, 3, 17)) is None
 
 
-@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCÇëï '-", min_size=3, max_size=30),
-       st.integers(min_value=0, max_value=2**32))
+@given(
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCÇëï '-", min_size=3, max_size=30),
+    st.integers(min_value=0, max_value=2**32),
+)
 def test_typo_is_one_edit(text: str, seed: int) -> None:
     out = v.typo(text, random.Random(seed))
     assert DamerauLevenshtein.distance(text, out) <= 1
@@ -288,8 +304,7 @@ def test_valid_rows_carry_valid_identifiers(
                 checked += 1
         assert not row.get("kvk_nummer") or re.fullmatch(r"\d{8}", row["kvk_nummer"])
         assert not row.get("houder_kvk") or re.fullmatch(r"\d{8}", row["houder_kvk"])
-        assert not row.get("vestigingsnummer") or re.fullmatch(r"\d{12}",
-                                                               row["vestigingsnummer"])
+        assert not row.get("vestigingsnummer") or re.fullmatch(r"\d{12}", row["vestigingsnummer"])
         assert not row.get("rsin") or ids.elfproef_valid(row["rsin"])
         assert not row.get("bag_id") or re.fullmatch(r"\d{16}", row["bag_id"])
         assert not row.get("kenteken") or _kenteken_valid(row["kenteken"])
@@ -336,7 +351,8 @@ def test_multi_partner_share_is_controlled(
 
 
 def test_hot_addresses_have_many_companies(
-    dataset: DatasetManifest, rows: list[tuple[str, str, dict[str, str]]],
+    dataset: DatasetManifest,
+    rows: list[tuple[str, str, dict[str, str]]],
     truth: dict[tuple[str, str], tuple[str, str]],
 ) -> None:
     companies_at: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -372,8 +388,9 @@ def test_world_relations_are_consistent() -> None:
 
 
 def test_clean_settings_give_clean_rows(tmp_path: Path) -> None:
-    manifest = generate_dataset(tmp_path, n_subjects=200, variant_rate=0.0, typo_rate=0.0,
-                                missing_rate=0.0, move_rate=0.0)
+    manifest = generate_dataset(
+        tmp_path, n_subjects=200, variant_rate=0.0, typo_rate=0.0, missing_rate=0.0, move_rate=0.0
+    )
     _, rejects_data = _read(manifest.rejects_path)
     rejected = {(r["partner"], r["record_id"]) for r in rejects_data}
     for f in manifest.files:

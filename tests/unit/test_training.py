@@ -1,10 +1,22 @@
-"""Expectation maximisation recovers known m probabilities from unlabelled pairs."""
+"""Estimating the model without labels: EM, u from random pairs, training sessions."""
 
 from __future__ import annotations
 
+import random
+from typing import Any
+
 import numpy as np
 
-from matching.training import estimate_u, expectation_maximisation
+from matching.defaults import default_params
+from matching.training import (
+    _keep_weight,
+    estimate_params,
+    estimate_u,
+    expectation_maximisation,
+    non_match_u,
+)
+from partner.encode import RecordEncoder
+from partner.pseudonymise import Pseudonymiser
 
 
 def simulate(n: int, prior: float, m: list[list[float]], u: list[list[float]], seed: int):
@@ -41,3 +53,111 @@ def test_u_estimate_ignores_missing_values() -> None:
     u = estimate_u(vectors, [2])
     assert abs(sum(u[0]) - 1) < 1e-9
     assert u[0][1] > u[0][0]
+
+
+# -- u from random pairs, less the matches among them ------------------------------------------
+
+
+def test_non_match_u_takes_the_matches_out_of_the_random_pairs() -> None:
+    m = np.array([0.9, 0.1])
+    u = np.array([0.001, 0.999])
+    prior = 0.01  # a small data set: one random pair in a hundred is a match
+    mixed = prior * m + (1 - prior) * u
+    assert mixed[0] > 5 * u[0]  # the matches swamp the agreeing level
+    estimated = non_match_u(mixed * 1_000_000, m, prior)
+    assert np.allclose(estimated, u, rtol=1e-3)
+
+
+def test_non_match_u_never_reaches_zero() -> None:
+    estimated = non_match_u(np.array([10.0, 990.0]), np.array([1.0, 0.0]), 0.01)
+    assert estimated[0] > 0 and abs(estimated.sum() - 1) < 1e-12
+
+
+def test_an_unseen_level_keeps_its_weight() -> None:
+    current_m, current_u = np.array([0.7, 0.2, 0.1]), np.array([2e-4, 0.1, 0.8998])
+    unseen = np.array([True, False, False])
+    m = _keep_weight(np.array([1e-6, 0.6, 0.4]), current_m, unseen)
+    u = _keep_weight(np.array([1e-6, 0.2, 0.8]), current_u, unseen)
+    assert abs(np.log2(m[0] / u[0]) - np.log2(0.7 / 2e-4)) < 1e-9
+    assert abs(m.sum() - 1) < 1e-12 and abs(u.sum() - 1) < 1e-12
+    assert m[0] < 1e-3  # with a negligible share: the seen levels keep their estimate
+
+
+# -- sessions on encoded records -------------------------------------------------------------
+
+SURNAMES = (
+    *("jansen", "de vries", "van den berg", "bakker", "visser", "smit", "meijer", "de boer"),
+    *("mulder", "de groot", "bos", "vos", "peters", "hendriks", "van leeuwen", "dekker"),
+    *("brouwer", "de wit", "dijkstra", "smits", "de graaf", "van der meer", "kok", "jacobs"),
+)
+GIVEN = ("jan", "piet", "kees", "maria", "anna", "fatima", "mehmet", "sophie", "lucas", "emma")
+STREETS = ("kerkstraat", "molenweg", "dorpsstraat", "stationsplein", "beukenlaan", "zwaluwweg")
+PLACES = ("tilburg", "breda", "goirle", "oisterwijk", "dongen", "rijen")
+
+
+def _population(seed: int = 5) -> tuple[list[dict[str, Any]], int]:
+    """Encoded persons, half of them twice with typos and changed dates; and the matches."""
+    rng = random.Random(seed)
+    encoder = RecordEncoder(Pseudonymiser(bytes(range(32)), "k1"))
+    encoded, matches = [], 0
+    for i in range(240):
+        surname = f"{rng.choice(SURNAMES)}{rng.choice('aeiklnorst')}{i % 7}"
+        row = {
+            "voornamen": rng.choice(GIVEN),
+            "achternaam": surname,
+            "geboortedatum": f"{rng.randint(1940, 2005)}-{rng.randint(1, 12):02d}-"
+            f"{rng.randint(1, 28):02d}",
+            "straat": rng.choice(STREETS),
+            "huisnummer": str(rng.randint(1, 150)),
+            "woonplaats": rng.choice(PLACES),
+        }
+        encoded.append(encoder.encode("person", row).attributes)
+        if i % 2:
+            copy = dict(row)
+            if rng.random() < 0.2:
+                copy["achternaam"] = surname[:-2] + surname[-1]
+            if rng.random() < 0.1:
+                copy["geboortedatum"] = "1960-01-01"
+            if rng.random() < 0.2:
+                copy["straat"], copy["huisnummer"] = rng.choice(STREETS), "7"
+            encoded.append(encoder.encode("person", copy).attributes)
+            matches += 1
+    return encoded, matches
+
+
+def test_sessions_estimate_m_and_the_prior_from_unlabelled_records() -> None:
+    encoded, matches = _population()
+    params, report = estimate_params(
+        "person", encoded, default_params("person"), random_pairs=30_000, min_pairs=20
+    )
+    assert params is not None and report.version == "em"
+    birth = params.comparisons["birth_date"].m
+    assert 0.8 < birth[0] < 0.97  # 10% of the copies got another date
+    assert params.comparisons["surname"].m[0] > 0.7
+    n = len(encoded)
+    true_prior = matches / (n * (n - 1) / 2)
+    assert true_prior / 2 < params.prior < true_prior * 2
+    for comparison in params.comparisons.values():
+        assert abs(sum(comparison.m) - 1) < 1e-9 and abs(sum(comparison.u) - 1) < 1e-9
+    # No BSN at all: the comparison keeps its defaults.
+    assert params.comparisons["bsn"].m == default_params("person").comparisons["bsn"].m
+    # Nothing in these records has a postcode: that level keeps its default weight.
+    address = params.comparisons["address"]
+    default = default_params("person").comparisons["address"]
+    assert abs(address.weight(0) - default.weight(0)) < 1e-6
+
+
+def test_a_session_leaves_the_comparisons_on_its_own_fields_alone() -> None:
+    encoded, _ = _population()
+    _, report = estimate_params(
+        "person", encoded, default_params("person"), random_pairs=5_000, min_pairs=20
+    )
+    sessions = {tuple(s["fields"]): s for s in report.sessions}
+    assert sessions[("birth_date",)]["sampled"] > 0
+    assert sessions[("postcode_huisnummer",)]["skipped"] == "too few pairs"
+
+
+def test_too_little_data_is_skipped_not_guessed() -> None:
+    encoded, _ = _population()
+    params, report = estimate_params("person", encoded[:6], default_params("person"))
+    assert params is None and report.skipped
