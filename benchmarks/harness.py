@@ -443,21 +443,22 @@ def analyse_errors(
         linked = {(a, b) for a, b in session.execute(select(Link.record_a, Link.record_b))}
     per_type = Counter(r.entity_type for r in landed.values())
 
-    def term_frequencies(a: _Landed, b: _Landed) -> dict[str, np.ndarray] | None:
+    def term_counts(a: _Landed, b: _Landed) -> tuple[dict[str, np.ndarray] | None, int]:
         total = per_type[a.entity_type]
         if not config.term_frequencies or total < config.min_records_for_tf:
-            return None
+            return None, 0
         return {
             f: np.array(
-                [max(block_size[token_key(f, r.tokens.get(f, ""))], 1) / total for r in (a, b)]
+                [block_size[token_key(f, t)] if (t := r.tokens.get(f)) else 0 for r in (a, b)],
+                dtype=float,
             )
             for f in TOKEN_FIELDS[a.entity_type]
-        }
+        }, total
 
     def scored(a: _Landed, b: _Landed) -> dict[str, Any]:
         scorer = scorers[a.entity_type]
         block = Block([{"tokens": r.tokens, "filters": r.filters} for r in (a, b)])
-        scores = scorer.score_pairs(block, np.array([0]), np.array([1]), term_frequencies(a, b))
+        scores = scorer.score_pairs(block, np.array([0]), np.array([1]), *term_counts(a, b))
         return {
             "weight": round(float(scores.weights[0]), 2),
             "probability": round(float(scores.probabilities[0]), 4),

@@ -135,6 +135,22 @@ def index_keys(entity_type: str, tokens: dict[str, str], blocking: Iterable[str]
     }
 
 
+def term_counts(
+    entity_type: str, tokens: list[dict[str, str]], blocks: dict[tuple[str, str], list[int]]
+) -> dict[str, np.ndarray]:
+    """Per token field, for each record's token: how many records carry it (the index)."""
+    return {
+        f: np.array(
+            [
+                len(blocks.get((entity_type, token_key(f, t)), ())) if (t := tok.get(f)) else 0
+                for tok in tokens
+            ],
+            dtype=float,
+        )
+        for f in TOKEN_FIELDS[entity_type]
+    }
+
+
 def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
@@ -317,8 +333,10 @@ class Linker:
         left = np.array([row[a] for a, _ in pairs], dtype=np.int64)
         right = np.array([row[b] for _, b in pairs], dtype=np.int64)
         scorer = self.scorers[entity_type]
-        tf = self._term_frequencies(entity_type, [records[rid] for rid in ids], blocks, totals)
-        scores = scorer.score_pairs(block, left, right, tf)
+        counts, total = self._term_counts(
+            entity_type, [records[rid] for rid in ids], blocks, totals
+        )
+        scores = scorer.score_pairs(block, left, right, counts, total)
         keep = (scores.probabilities >= scorer.params.threshold) & ~scores.conflicts
         now = _now()
         return [
@@ -334,28 +352,21 @@ class Linker:
             for i in keep.nonzero()[0]
         ]
 
-    def _term_frequencies(
+    def _term_counts(
         self,
         entity_type: str,
         rows: list[ToLink],
         blocks: dict[tuple[str, str], list[int]],
         totals: dict[str, int],
-    ) -> dict[str, np.ndarray] | None:
-        """Per token field and block row: the share of records carrying that row's token.
+    ) -> tuple[dict[str, np.ndarray] | None, int]:
+        """Per token field and block row: how many records carry that row's token.
 
-        Pairs that agree on a token share it, so the left row's frequency is the pair's.
+        Pairs that agree on a token share it, so the left row's count is the pair's.
         """
         total = totals.get(entity_type, 0)
         if total < self.config.min_records_for_tf:
-            return None
-        out: dict[str, np.ndarray] = {}
-        for f in TOKEN_FIELDS[entity_type]:
-            counts = [
-                len(blocks.get((entity_type, token_key(f, t)), ())) if (t := r.tokens.get(f)) else 0
-                for r in rows
-            ]
-            out[f] = np.maximum(np.array(counts, dtype=float), 1.0) / total
-        return out
+            return None, 0
+        return term_counts(entity_type, [r.tokens for r in rows], blocks), total
 
     # -- detaching ----------------------------------------------------------------------
 

@@ -102,13 +102,17 @@ class Scorer:
         block: Block,
         left: np.ndarray,
         right: np.ndarray,
-        term_frequencies: dict[str, np.ndarray] | None = None,
+        term_counts: dict[str, np.ndarray] | None = None,
+        total: int = 0,
     ) -> PairScores:
         """Score the pairs (``block[left[i]]``, ``block[right[i]]``).
 
-        ``term_frequencies`` maps a token field to, per block row, the share of records
-        carrying that row's token: agreement on a common value (a busy flex-office
-        address) then counts for less and on a rare one for more, as in Splink.
+        ``term_counts`` maps a token field to, per block row, how many of the ``total``
+        records carry that row's token. Agreement on a common value (a busy flex-office
+        address) then counts for less and on a rare one for more, as Splink's term-frequency
+        adjustment does. The two records of the pair are not counted (with few records they
+        would make every value look common), and the model's u acts as a prior count, so a
+        value seen nowhere else keeps the model's weight.
         """
         n = len(left)
         levels = np.full((n, len(self.comparisons)), MISSING, dtype=np.int16)
@@ -119,11 +123,12 @@ class Scorer:
             levels[:, j] = column
             present = column != MISSING
             contributions[present, j] = self._weights[j][column[present]]
-            tf = (term_frequencies or {}).get(getattr(comparison, "field", ""))
-            if tf is not None and not comparison.hard:
+            counts = (term_counts or {}).get(getattr(comparison, "field", ""))
+            if counts is not None and total > 0 and not comparison.hard:
                 params = self.params.comparisons[comparison.name]
                 agree = column == 0
-                u_tf = np.clip(tf[left[agree]], params.u[0] * 0.1, 0.5)
+                others = np.maximum(counts[left[agree]] - 2, 0)
+                u_tf = np.minimum((others + 1) / (total + 1 / params.u[0]), 0.5)
                 contributions[agree, j] = np.log2(params.m[0] / u_tf)
             if comparison.hard:
                 conflicts |= column == len(comparison.labels) - 1

@@ -26,12 +26,11 @@ from sqlalchemy import delete, insert, select
 from matching.comparisons import COMPARISONS, Block
 from matching.evaluation import evaluate
 from matching.linker import (
-    TOKEN_FIELDS,
     Linker,
     Member,
     index_keys,
     member_from_row,
-    token_key,
+    term_counts,
 )
 from storage import Database
 from storage.models import BlockingKey, Link, Record
@@ -212,26 +211,18 @@ def _score(
         ids = np.unique(type_pairs)
         row = {int(rid): n for n, rid in enumerate(ids)}
         block = Block([encodings[int(rid)] for rid in ids])
-        tf = None
+        counts = None
         total = totals[entity_type]
         if linker.config.term_frequencies and total >= linker.config.min_records_for_tf:
-            tf = {
-                f: np.array(
-                    [
-                        max(len(blocks.get((entity_type, token_key(f, t)), ())), 1) / total
-                        if (t := encodings[int(rid)]["tokens"].get(f))
-                        else 1.0 / total
-                        for rid in ids
-                    ]
-                )
-                for f in TOKEN_FIELDS[entity_type]
-            }
+            counts = term_counts(
+                entity_type, [encodings[int(rid)]["tokens"] for rid in ids], blocks
+            )
         left_all = np.array([row[int(a)] for a in type_pairs[:, 0]], dtype=np.int64)
         right_all = np.array([row[int(b)] for b in type_pairs[:, 1]], dtype=np.int64)
         for start in range(0, len(type_pairs), SCORE_CHUNK):
             left = left_all[start : start + SCORE_CHUNK]
             right = right_all[start : start + SCORE_CHUNK]
-            scores = scorer.score_pairs(block, left, right, tf)
+            scores = scorer.score_pairs(block, left, right, counts, total)
             keep = (scores.probabilities >= scorer.params.threshold) & ~scores.conflicts
             for i in keep.nonzero()[0]:
                 a, b = type_pairs[start + i]
