@@ -11,8 +11,9 @@ DOC_MD = """
 ### Train linkage model
 
 Estimates the Fellegi-Sunter parameters per entity type from the data itself: u from
-randomly sampled record pairs, m and the prior by expectation maximisation over the blocked
-candidate pairs (see `matching/training.py`). Each run stores a new, versioned model in
+randomly sampled record pairs (corrected for the few matches among them), m and the prior
+by expectation maximisation in sessions, each over the pairs that agree on one strong field
+and so are mostly matches, as in Splink (see `matching/training.py` and `docs/linkage.md`). Each run stores a new, versioned model in
 `model_versions`; with `activate` it becomes the active one, which the matching service
 picks up within a minute. Entity types with too little data keep their current model.
 

@@ -53,6 +53,9 @@ class PushReport:
     rejected: int = 0
     rejects_path: Path | None = None
     reasons: dict[str, int] = field(default_factory=dict)
+    #: Fields left out of rows that were sent (e.g. a birth date that is no calendar date).
+    dropped: int = 0
+    dropped_reasons: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

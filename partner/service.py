@@ -97,7 +97,9 @@ def push_file(
             producer.close()
     report.rejected = rejects.count
     report.reasons = rejects.reasons
-    report.rejects_path = rejects.path if rejects.count else None
+    report.dropped = rejects.dropped
+    report.dropped_reasons = rejects.dropped_reasons
+    report.rejects_path = rejects.path if rejects.written else None
     return report
 
 

@@ -103,12 +103,16 @@ def partner_push(
         f"{partner}/{entity_type}: read {report.read}, sent {report.sent}, "
         f"rejected {report.rejected} (batch {report.batch_id})"
     )
+    if report.dropped:
+        dropped = ", ".join(f"{k}: {v}" for k, v in sorted(report.dropped_reasons.items()))
+        console.print(f"[yellow]fields left out of sent rows:[/yellow] {dropped}")
     if report.rejected:
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(report.reasons.items()))
         console.print(f"[yellow]rejected rows by field:[/yellow] {reasons}")
+    if report.rejects_path:
         console.print(f"see {report.rejects_path}")
-        if fail_on_rejects:
-            raise typer.Exit(3)
+    if report.rejected and fail_on_rejects:
+        raise typer.Exit(3)
 
 
 @match_app.command("run")

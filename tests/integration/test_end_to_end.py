@@ -235,3 +235,60 @@ def test_bad_messages_go_to_the_dead_letter_topic(settings: Settings) -> None:
         if headers["riec.error.reason"] == b"plaintext_identifier":
             assert message.value == b""  # never copy the leak onward
             assert b"111222333" not in b"".join(v for _, v in message.headers)
+
+
+def test_partner_push_command_reports_rejected_rows_and_dropped_fields(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from riec.cli import app
+
+    create_topics(settings, ["gemeente-tilburg"])
+    source = write_csv(
+        tmp_path / "export.csv",
+        "person",
+        [
+            {
+                "record_id": "TLB-1",
+                "achternaam": "Bakker",
+                "geboortedatum": "1980-02-30",
+                **signal("woonfraude_melding", "vastgoedfraude", "2026-02-01"),
+                "grondslag": "avg-6-1-e-uavg-convenant",
+            },
+            {
+                "record_id": "TLB-2",
+                "bsn": "123456789",
+                "achternaam": "Smit",
+                **signal("woonfraude_melding", "vastgoedfraude", "2026-02-01"),
+                "grondslag": "avg-6-1-e-uavg-convenant",
+            },
+        ],
+    )
+    key = tmp_path / "partner.key"
+    key.write_text("5f" * 32, encoding="utf-8")
+    env = {
+        "RIEC_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+        "RIEC_TOPIC_PREFIX": settings.topic_prefix,
+    }
+    result = CliRunner().invoke(
+        app,
+        [
+            "partner",
+            "push",
+            str(source),
+            "--partner",
+            "gemeente-tilburg",
+            "--entity-type",
+            "person",
+            "--secret-file",
+            str(key),
+        ],
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    assert "sent 1" in result.output and "rejected 1" in result.output
+    assert "fields left out of sent rows" in result.output
+    rejects = (tmp_path / "export.rejects.csv").read_text(encoding="utf-8")
+    assert "row_rejected" in rejects and "field_dropped" in rejects
+    assert "1980-02-30" not in rejects and "123456789" not in rejects
