@@ -15,7 +15,8 @@ randomly sampled record pairs (corrected for the few matches among them), m and 
 by expectation maximisation in sessions, each over the pairs that agree on one strong field
 and so are mostly matches, as in Splink (see `matching/training.py` and `docs/linkage.md`).
 Each run stores a new, versioned model in `model_versions`; with `activate` it becomes the
-active one, which the matching service picks up within a minute. Entity types with too little data keep their current model.
+active one, which the matching service picks up within a minute. Entity types with too
+little data keep their current model.
 
 Links made earlier keep the model version they were scored with; run `relink_entities`
 afterwards to see (and, with `apply`, adopt) what the new model changes.
