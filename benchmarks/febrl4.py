@@ -49,12 +49,11 @@ from harness import (
     Timings,
     command_line,
     machine,
-    measure_phases,
     metrics_summary,
     print_phases,
     print_push,
     print_table,
-    run_path,
+    run_and_measure,
     write_results,
 )
 from rich.console import Console
@@ -197,26 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             except InvalidValue as exc:
                 out.print(f"[red]a FEBRL record id fails the record id rules: {exc}[/red]")
                 return 2
-        run = run_path(
-            files,
-            work / "run",
-            database_url=args.database_url,
-            linker_config=linker_config,
-            timings=timings,
-            keep_database=True,
-        )
-        try:
-            phases = measure_phases(
-                run,
-                truth,
-                work / "run",
-                timings,
-                analysis=not args.no_analysis,
-                training=not args.no_training,
-                linker_config=linker_config,
-            )
-        finally:
-            run.close()
+        run, phases = run_and_measure(files, truth, work, args, timings, linker_config)
 
     final = phases[-1]
     met = {phase.name: phase.metrics.f1 >= GOAL_F1 for phase in phases}

@@ -575,3 +575,38 @@ def print_table(out: Console, title: str, header: list[str], rows: list[list[Any
     for row in rows:
         table.add_row(*(str(v) for v in row))
     out.print(table)
+
+
+def run_and_measure(
+    files: Any,
+    truth: Any,
+    work: Path,
+    args: Any,
+    timings: Any,
+    linker_config: LinkerConfig,
+) -> tuple[Any, list[Any]]:
+    """The full path, then each measured phase (streaming, trained + relinked).
+
+    Returns the closed run (its reports stay readable) and the phases.
+    """
+    run = run_path(
+        files,
+        work / "run",
+        database_url=args.database_url,
+        linker_config=linker_config,
+        timings=timings,
+        keep_database=True,
+    )
+    try:
+        phases = measure_phases(
+            run,
+            truth,
+            work / "run",
+            timings,
+            analysis=not args.no_analysis,
+            training=not args.no_training,
+            linker_config=linker_config,
+        )
+    finally:
+        run.close()
+    return run, phases

@@ -22,11 +22,10 @@ from harness import (
     Timings,
     command_line,
     machine,
-    measure_phases,
     metrics_summary,
     print_phases,
     print_table,
-    run_path,
+    run_and_measure,
     write_results,
 )
 from rich.console import Console
@@ -70,26 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         truth = read_truth(manifest.truth_path)
         expected_rejects = read_keys(manifest.rejects_path)
-        run = run_path(
-            files,
-            work / "run",
-            database_url=args.database_url,
-            linker_config=linker_config,
-            timings=timings,
-            keep_database=True,
-        )
-        try:
-            phases = measure_phases(
-                run,
-                truth,
-                work / "run",
-                timings,
-                analysis=not args.no_analysis,
-                training=not args.no_training,
-                linker_config=linker_config,
-            )
-        finally:
-            run.close()
+        run, phases = run_and_measure(files, truth, work, args, timings, linker_config)
     per_type = {phase.name: evaluate_by_type(phase.predicted, truth) for phase in phases}
 
     rejects = {
