@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from matching.comparisons import Block
 from matching.evaluation import Clustering, LinkageMetrics, RecordKey, evaluate, read_entities
@@ -44,6 +44,7 @@ from riec.export import export_entities
 from riec.pipeline import PartnerFile, create_topics, match_until_caught_up, push_files
 from riec.settings import Settings
 from storage import BlockingKey, Database, Link, Record, connect
+from storage.database import scratch_schema
 
 RESULTS_DIR = Path(__file__).with_name("results")
 
@@ -95,17 +96,8 @@ def fresh_database(url: str | None, work: Path) -> Iterator[str]:
         return
     if not url.startswith("postgresql"):
         raise ValueError("--database-url must be a PostgreSQL URL (SQLite is the default)")
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in url else "?"
-    try:
-        yield f"{url}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
+    with scratch_schema(url, prefix="bench") as scratch:
+        yield scratch
 
 
 def rejects_file(report: PushReport, item: PartnerFile) -> Path | None:

@@ -39,14 +39,14 @@ import tempfile
 import threading
 import time
 import urllib.request
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psutil
+from harness import fresh_database
 from kafka import KafkaProducer
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, select
 
 from partner.csv_source import read_rows
 from partner.errors import InvalidValue
@@ -197,13 +197,11 @@ def main() -> None:
 
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="riec-throughput-"))
     work.mkdir(parents=True, exist_ok=True)
-    url = args.database_url
-    if url and url.startswith("postgresql"):
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        with create_engine(url).begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = f"{url}?options=-csearch_path%3D{schema}"
-    url = url or f"sqlite:///{work / 'riec.db'}"
+    with fresh_database(args.database_url, work) as url:
+        run(args, work, url)
+
+
+def run(args: argparse.Namespace, work: Path, url: str) -> None:
     connect(url).dispose()  # create the tables before the service starts
     result: dict[str, Any] = {
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, "

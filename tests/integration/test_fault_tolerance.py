@@ -24,7 +24,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -32,7 +31,7 @@ from typing import Any
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from sqlalchemy import create_engine, func, make_url, select, text
+from sqlalchemy import create_engine, func, make_url, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -44,6 +43,7 @@ from riec.broker import ensure_topics, free_port
 from riec.cli import app
 from riec.settings import Settings
 from storage import connect
+from storage.database import scratch_schema
 from storage.models import Record
 
 pytestmark = pytest.mark.integration
@@ -246,15 +246,8 @@ def second_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
     if database_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'reference.db'}"
         return
-    base = database_url.split("?", 1)[0]
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(base)
-    with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    yield f"{base}?options=-csearch_path%3D{schema}"
-    with engine.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
+    with scratch_schema(database_url) as url:
+        yield url
 
 
 def wait_for(condition: Callable[[], bool], seconds: float, step: float = 0.05) -> bool:
