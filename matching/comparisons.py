@@ -51,6 +51,10 @@ class Block:
         return self._filters[field]
 
 
+def _dice_labels(thresholds: tuple[float, ...]) -> tuple[str, ...]:
+    return tuple(f"dice>={t:g}" for t in thresholds)
+
+
 def _bucket(scores: np.ndarray, thresholds: tuple[float, ...]) -> np.ndarray:
     """Level per score: 0 when above the first threshold, len(thresholds) below all."""
     return (scores[:, None] < np.asarray(thresholds)[None, :]).sum(axis=1).astype(np.int16)
@@ -159,7 +163,7 @@ class FilterComparison:
 
     @property
     def labels(self) -> tuple[str, ...]:
-        return (*(f"dice>={t:g}" for t in self.thresholds), "dissimilar")
+        return (*_dice_labels(self.thresholds), "dissimilar")
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -188,7 +192,7 @@ class TokenThenFilterComparison:
 
     @property
     def labels(self) -> tuple[str, ...]:
-        return ("equal", *(f"dice>={t:g}" for t in self.thresholds), "different")
+        return ("equal", *_dice_labels(self.thresholds), "different")
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -328,7 +332,7 @@ class SurnameComparison:
 
     @property
     def labels(self) -> tuple[str, ...]:
-        return (*(f"dice>={t:g}" for t in self.thresholds), "dissimilar")
+        return (*_dice_labels(self.thresholds), "dissimilar")
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -358,7 +362,7 @@ class GivenNameComparison:
 
     @property
     def labels(self) -> tuple[str, ...]:
-        return (*(f"dice>={t:g}" for t in self.thresholds), "initial equal", "different")
+        return (*_dice_labels(self.thresholds), "initial equal", "different")
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -397,7 +401,7 @@ class SwappedNameComparison:
 
     @property
     def labels(self) -> tuple[str, ...]:
-        return (*(f"dice>={t:g}" for t in self.thresholds), "dissimilar")
+        return (*_dice_labels(self.thresholds), "dissimilar")
 
     @property
     def inputs(self) -> tuple[str, ...]:
