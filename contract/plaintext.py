@@ -42,7 +42,7 @@ _SEPARATORS = re.compile(r"[^0-9A-Za-z-]+")
 
 def eleven_check(digits: str) -> bool:
     """The 11-proef of BSN and RSIN: weights 9..2 and -1 on the last digit."""
-    if len(digits) != 9 or not digits.isdigit() or digits == "000000000":
+    if len(digits) != 9 or not (digits.isascii() and digits.isdigit()) or digits == "000000000":
         return False
     total = sum(int(d) * w for d, w in zip(digits[:8], range(9, 1, -1), strict=True))
     return (total - int(digits[8])) % 11 == 0

@@ -12,9 +12,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from contract.plaintext import eleven_check
 from partner.errors import InvalidValue
-
-_ELEVEN_CHECK_WEIGHTS: Final = (9, 8, 7, 6, 5, 4, 3, 2, -1)
 
 #: BAG object type codes, positions 5-6 of a 16-digit BAG identification. (Woonplaatsen
 #: have a 4-digit code of their own and never a 16-digit id.)
@@ -61,18 +60,6 @@ def _digits(value: str, field: str, remove: str) -> str:
     if not (digits.isascii() and digits.isdigit()):
         raise InvalidValue(field, "contains characters other than digits")
     return digits
-
-
-def eleven_check(digits: str) -> bool:
-    """The 11-proef of BSN and RSIN on nine ASCII digits: weights 9..2 and -1, sum = 0 mod 11.
-
-    A single wrong digit always fails it (every weight is non-zero modulo 11), and so does
-    a swap of two adjacent different digits.
-    """
-    if len(digits) != 9 or not (digits.isascii() and digits.isdigit()):
-        return False
-    total = sum(int(d) * w for d, w in zip(digits, _ELEVEN_CHECK_WEIGHTS, strict=True))
-    return total % 11 == 0
 
 
 def _check_eleven(value: str, field: str) -> str:
