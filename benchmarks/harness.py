@@ -32,7 +32,7 @@ from sqlalchemy import select
 
 from matching.comparisons import Block
 from matching.evaluation import Clustering, LinkageMetrics, RecordKey, evaluate, read_entities
-from matching.linker import TOKEN_FIELDS, Linker, LinkerConfig, token_key
+from matching.linker import Linker, LinkerConfig, is_frequency_key, term_counts
 from matching.model import Scorer
 from matching.params_store import active_params
 from matching.relink import relink_all
@@ -430,27 +430,23 @@ def analyse_errors(
         keys_of: dict[int, set[str]] = defaultdict(set)
         block_size: Counter[str] = Counter()
         for record_id, key in session.execute(select(BlockingKey.record_id, BlockingKey.key)):
-            keys_of[record_id].add(key)
+            if not is_frequency_key(key):  # counted values make no candidate pairs
+                keys_of[record_id].add(key)
             block_size[key] += 1
         linked = {(a, b) for a, b in session.execute(select(Link.record_a, Link.record_b))}
     per_type = Counter(r.entity_type for r in landed.values())
 
-    def term_counts(a: _Landed, b: _Landed) -> tuple[dict[str, np.ndarray] | None, int]:
+    def pair_counts(a: _Landed, b: _Landed) -> tuple[dict[str, np.ndarray] | None, int]:
         total = per_type[a.entity_type]
         if not config.term_frequencies or total < config.min_records_for_tf:
             return None, 0
-        return {
-            f: np.array(
-                [block_size[token_key(f, t)] if (t := r.tokens.get(f)) else 0 for r in (a, b)],
-                dtype=float,
-            )
-            for f in TOKEN_FIELDS[a.entity_type]
-        }, total
+        encoded = [{"tokens": r.tokens, "filters": r.filters} for r in (a, b)]
+        return term_counts(a.entity_type, encoded, block_size.__getitem__), total
 
     def scored(a: _Landed, b: _Landed) -> dict[str, Any]:
         scorer = scorers[a.entity_type]
         block = Block([{"tokens": r.tokens, "filters": r.filters} for r in (a, b)])
-        scores = scorer.score_pairs(block, np.array([0]), np.array([1]), *term_counts(a, b))
+        scores = scorer.score_pairs(block, np.array([0]), np.array([1]), *pair_counts(a, b))
         return {
             "weight": round(float(scores.weights[0]), 2),
             "probability": round(float(scores.probabilities[0]), 4),

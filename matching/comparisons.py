@@ -50,6 +50,14 @@ class Block:
             self._filters[field] = filter_matrix([e["filters"].get(field) for e in self.encoded])
         return self._filters[field]
 
+    def identical(self, kind: str, field: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """Where both rows of a pair hold the very same token or filter (``kind``)."""
+        if kind == "token":
+            both, equal = _token_pairs(self, field, left, right)
+            return both & equal
+        matrix, present = self.filters(field)
+        return present[left] & present[right] & (matrix[left] == matrix[right]).all(axis=1)
+
 
 def _dice_labels(thresholds: tuple[float, ...]) -> tuple[str, ...]:
     return tuple(f"dice>={t:g}" for t in thresholds)
@@ -327,7 +335,7 @@ class SurnameComparison:
 
     name: str
     fields: tuple[str, ...] = ("surname", "surname_2")
-    thresholds: tuple[float, ...] = (0.95, 0.8, 0.6)
+    thresholds: tuple[float, ...] = (0.95, 0.8, 0.6, 0.5)
     hard: bool = False
 
     @property
@@ -420,6 +428,25 @@ class SwappedNameComparison:
         present, scores = _dice_pairs(block, self.field, self.field, left[where], right[where])
         out[where[present]] = _bucket(scores[present], self.thresholds)
         return out
+
+
+def frequency_field(comparison: Comparison) -> tuple[str, str] | None:
+    """``(kind, field)`` whose value frequencies adjust the comparison's top level.
+
+    Exact tokens, whose top level is equality, and a person's names by their filters: a
+    filter is the same for the same name under one key, so records with identical filters
+    share a name, and how many do says how common it is ("De Jong" against "Zwanikken").
+    Hard identifiers are left alone: their weight decides nothing a cannot-link does not.
+    """
+    if comparison.hard:
+        return None
+    if isinstance(comparison, SurnameComparison):
+        return ("filter", comparison.fields[0])
+    if isinstance(comparison, GivenNameComparison):
+        return ("filter", comparison.field)
+    if isinstance(comparison, TokenComparison | TokenThenFilterComparison):
+        return ("token", comparison.field)
+    return None
 
 
 COMPARISONS: dict[str, tuple[Comparison, ...]] = {

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -55,6 +55,10 @@ TOKEN_FIELDS: dict[str, tuple[str, ...]] = {
     )
     for entity_type, comparisons in COMPARISONS.items()
 }
+#: Filter fields whose values are counted for term frequencies, per entity type. Their
+#: index entries only count: they never make candidate pairs (a surname is no block).
+FREQUENCY_FIELDS: dict[str, tuple[str, ...]] = {"person": ("surname", "given_names")}
+FREQUENCY_PREFIX = "tf:"
 CHUNK = 500  # ids per IN (...) list
 
 RecordKey = tuple[str, str]
@@ -129,26 +133,60 @@ def token_key(field_name: str, token: str) -> str:
     return f"{field_name}:{token}"
 
 
-def index_keys(entity_type: str, tokens: dict[str, str], blocking: Iterable[str]) -> set[str]:
-    return set(blocking) | {
+def frequency_key(field_name: str, value: str | np.ndarray) -> str:
+    """The index entry that counts a filter value: a digest of the filter.
+
+    A filter is the same for the same value under one key, so its digest says no more
+    about the value than the stored filter does.
+    """
+    digest = hashlib.blake2b(unpack(value).tobytes(), digest_size=12).hexdigest()
+    return f"{FREQUENCY_PREFIX}{field_name}:{digest}"
+
+
+def is_frequency_key(key: str) -> bool:
+    return key.startswith(FREQUENCY_PREFIX)
+
+
+def index_keys(
+    entity_type: str,
+    tokens: dict[str, str],
+    blocking: Iterable[str],
+    filters: dict[str, Any] | None = None,
+) -> set[str]:
+    """A record's index entries: blocking keys, exact tokens and counted filter values."""
+    keys = set(blocking) | {
         token_key(f, t) for f in TOKEN_FIELDS[entity_type] if (t := tokens.get(f))
     }
+    for f in FREQUENCY_FIELDS.get(entity_type, ()):
+        if (value := (filters or {}).get(f)) is not None:
+            keys.add(frequency_key(f, value))
+    return keys
 
 
 def term_counts(
-    entity_type: str, tokens: list[dict[str, str]], blocks: dict[tuple[str, str], list[int]]
+    entity_type: str, encoded: Sequence[dict[str, Any]], count: Callable[[str], int]
 ) -> dict[str, np.ndarray]:
-    """Per token field, for each record's token: how many records carry it (the index)."""
-    return {
+    """Per counted field, for each record's value: how many records carry it (the index).
+
+    ``encoded`` holds each record's tokens and filters; ``count`` gives the number of
+    active records under an index entry.
+    """
+    counts = {
         f: np.array(
-            [
-                len(blocks.get((entity_type, token_key(f, t)), ())) if (t := tok.get(f)) else 0
-                for tok in tokens
-            ],
+            [count(token_key(f, t)) if (t := e["tokens"].get(f)) else 0 for e in encoded],
             dtype=float,
         )
         for f in TOKEN_FIELDS[entity_type]
     }
+    for f in FREQUENCY_FIELDS.get(entity_type, ()):
+        counts[f] = np.array(
+            [
+                count(frequency_key(f, v)) if (v := e["filters"].get(f)) is not None else 0
+                for e in encoded
+            ],
+            dtype=float,
+        )
+    return counts
 
 
 def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
@@ -184,7 +222,10 @@ class Linker:
     ) -> BatchOutcome:
         """Index, score and cluster a batch of landed records in a few statements."""
         outcome = BatchOutcome()
-        keys = {item.id: index_keys(item.entity_type, item.tokens, item.blocking) for item in items}
+        keys = {
+            item.id: index_keys(item.entity_type, item.tokens, item.blocking, item.filters)
+            for item in items
+        }
         rows = [
             {"record_id": item.id, "key": k, "entity_type": item.entity_type}
             for item in items
@@ -195,6 +236,7 @@ class Linker:
         blocks = self._blocks(session, items, keys)
         records = self._candidate_encodings(session, items, keys, blocks)
         totals = self._totals(session) if self.config.term_frequencies else {}
+        frequencies = self._frequencies(session, items, keys) if totals else {}
         pairs: dict[str, set[tuple[int, int]]] = defaultdict(set)
         for item in items:
             for cid in self._candidate_ids(item, keys[item.id], blocks):
@@ -203,7 +245,9 @@ class Linker:
                     pairs[item.entity_type].add((min(item.id, cid), max(item.id, cid)))
         links: list[dict[str, Any]] = []
         for entity_type, type_pairs in sorted(pairs.items()):
-            links.extend(self._score(entity_type, sorted(type_pairs), records, blocks, totals))
+            links.extend(
+                self._score(entity_type, sorted(type_pairs), records, blocks, frequencies, totals)
+            )
         if links:
             session.execute(insert(Link.__table__), links)
         for item in items:
@@ -230,10 +274,31 @@ class Linker:
             for key, entity_type, record_id in session.execute(
                 select(theirs.key, theirs.entity_type, theirs.record_id)
                 .join(mine, (mine.key == theirs.key) & (mine.entity_type == theirs.entity_type))
-                .where(mine.record_id.in_(chunk))
+                .where(mine.record_id.in_(chunk), ~mine.key.startswith(FREQUENCY_PREFIX))
             ):
                 blocks[(entity_type, key)].add(record_id)
         return {block: sorted(ids) for block, ids in blocks.items()}
+
+    def _frequencies(
+        self, session: Session, items: Sequence[ToLink], keys: dict[int, set[str]]
+    ) -> dict[tuple[str, str], int]:
+        """(entity type, counted value) -> how many active records hold it.
+
+        Counted, not read like blocks: a common surname is held by thousands of records.
+        """
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for item in items:
+            wanted[item.entity_type].update(k for k in keys[item.id] if is_frequency_key(k))
+        found: dict[tuple[str, str], int] = {}
+        for entity_type, type_keys in wanted.items():
+            for chunk in _chunks(sorted(type_keys)):
+                for key, n in session.execute(
+                    select(BlockingKey.key, func.count())
+                    .where(BlockingKey.entity_type == entity_type, BlockingKey.key.in_(chunk))
+                    .group_by(BlockingKey.key)
+                ):
+                    found[(entity_type, key)] = n
+        return found
 
     def _candidate_ids(
         self, item: ToLink, keys: set[str], blocks: dict[tuple[str, str], list[int]]
@@ -324,6 +389,7 @@ class Linker:
         pairs: list[tuple[int, int]],
         records: dict[int, ToLink],
         blocks: dict[tuple[str, str], list[int]],
+        frequencies: dict[tuple[str, str], int],
         totals: dict[str, int],
     ) -> list[dict[str, Any]]:
         """Score all candidate pairs of one entity type at once; return the links."""
@@ -334,7 +400,7 @@ class Linker:
         right = np.array([row[b] for _, b in pairs], dtype=np.int64)
         scorer = self.scorers[entity_type]
         counts, total = self._term_counts(
-            entity_type, [records[rid] for rid in ids], blocks, totals
+            entity_type, [records[rid] for rid in ids], blocks, frequencies, totals
         )
         scores = scorer.score_pairs(block, left, right, counts, total)
         keep = (scores.probabilities >= scorer.params.threshold) & ~scores.conflicts
@@ -357,16 +423,24 @@ class Linker:
         entity_type: str,
         rows: list[ToLink],
         blocks: dict[tuple[str, str], list[int]],
+        frequencies: dict[tuple[str, str], int],
         totals: dict[str, int],
     ) -> tuple[dict[str, np.ndarray] | None, int]:
-        """Per token field and block row: how many records carry that row's token.
+        """Per counted field and block row: how many records carry that row's value.
 
-        Pairs that agree on a token share it, so the left row's count is the pair's.
+        Tokens are counted by their blocks, filter values by :meth:`_frequencies`, which
+        counts the batch's own values: where two records hold the same value, one of them
+        is in the batch, so the pair's count is known.
         """
         total = totals.get(entity_type, 0)
         if total < self.config.min_records_for_tf:
             return None, 0
-        return term_counts(entity_type, [r.tokens for r in rows], blocks), total
+
+        def count(key: str) -> int:
+            found = frequencies.get((entity_type, key))
+            return found if found is not None else len(blocks.get((entity_type, key), ()))
+
+        return term_counts(entity_type, [r.encoded for r in rows], count), total
 
     # -- detaching ----------------------------------------------------------------------
 

@@ -13,7 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from matching.comparisons import COMPARISONS, MISSING, Block, Comparison, Encoded
+from matching.comparisons import (
+    COMPARISONS,
+    MISSING,
+    Block,
+    Comparison,
+    Encoded,
+    frequency_field,
+)
 
 
 @dataclass
@@ -96,6 +103,7 @@ class Scorer:
             np.array([params.comparisons[c.name].weight(level) for level in range(len(c.labels))])
             for c in self.comparisons
         ]
+        self._frequency_fields = [frequency_field(c) for c in self.comparisons]
 
     def score_pairs(
         self,
@@ -107,12 +115,14 @@ class Scorer:
     ) -> PairScores:
         """Score the pairs (``block[left[i]]``, ``block[right[i]]``).
 
-        ``term_counts`` maps a token field to, per block row, how many of the ``total``
-        records carry that row's token. Agreement on a common value (a busy flex-office
-        address) then counts for less and on a rare one for more, as Splink's term-frequency
-        adjustment does. The two records of the pair are not counted (with few records they
-        would make every value look common), and the model's u acts as a prior count, so a
-        value seen nowhere else keeps the model's weight.
+        ``term_counts`` maps a field (a token, or a name filter) to, per block row, how
+        many of the ``total`` records carry that row's value. Agreement on a common value
+        (a busy flex-office address, the surname De Jong) then counts for less and on a
+        rare one for more, as Splink's term-frequency adjustment does. It applies where
+        both records hold the very same value and both are counted (a count below two
+        means the index predates the field; the model's weight stands). The two records
+        of the pair are not counted (with few records they would make every value look
+        common), and the model's u acts as a prior count.
         """
         n = len(left)
         levels = np.full((n, len(self.comparisons)), MISSING, dtype=np.int16)
@@ -123,13 +133,17 @@ class Scorer:
             levels[:, j] = column
             present = column != MISSING
             contributions[present, j] = self._weights[j][column[present]]
-            counts = (term_counts or {}).get(getattr(comparison, "field", ""))
-            if counts is not None and total > 0 and not comparison.hard:
+            frequency = self._frequency_fields[j]
+            counts = (term_counts or {}).get(frequency[1]) if frequency else None
+            if frequency is not None and counts is not None and total > 0:
+                kind, field_name = frequency
+                pair_counts = counts[left]
+                same = np.flatnonzero((column == 0) & (pair_counts >= 2))
+                same = same[block.identical(kind, field_name, left[same], right[same])]
                 params = self.params.comparisons[comparison.name]
-                agree = column == 0
-                others = np.maximum(counts[left[agree]] - 2, 0)
+                others = pair_counts[same] - 2
                 u_tf = np.minimum((others + 1) / (total + 1 / params.u[0]), 0.5)
-                contributions[agree, j] = np.log2(params.m[0] / u_tf)
+                contributions[same, j] = np.log2(params.m[0] / u_tf)
             if comparison.hard:
                 conflicts |= column == len(comparison.labels) - 1
         weights = self.prior_weight + contributions.sum(axis=1)

@@ -29,6 +29,7 @@ from matching.linker import (
     Linker,
     Member,
     index_keys,
+    is_frequency_key,
     member_from_row,
     term_counts,
 )
@@ -111,14 +112,16 @@ def index_backlog(db: Database, batch: int = 5_000) -> int:
     with db.session() as session:
         indexed = set(session.scalars(select(BlockingKey.record_id).distinct()))
         rows = session.execute(
-            select(Record.id, Record.entity_type, Record.tokens).where(Record.status == "active")
+            select(Record.id, Record.entity_type, Record.tokens, Record.filters).where(
+                Record.status == "active"
+            )
         ).all()
         pending = [r for r in rows if r.id not in indexed]
         for start in range(0, len(pending), batch):
             keys = [
                 {"record_id": r.id, "key": k, "entity_type": r.entity_type}
                 for r in pending[start : start + batch]
-                for k in sorted(index_keys(r.entity_type, r.tokens or {}, ()))
+                for k in sorted(index_keys(r.entity_type, r.tokens or {}, (), r.filters))
             ]
             if keys:
                 session.execute(insert(BlockingKey.__table__), keys)
@@ -176,8 +179,8 @@ def _candidate_pairs(
 ) -> dict[str, np.ndarray]:
     """Distinct candidate pairs per entity type, as an (n, 2) array of record ids."""
     found: dict[str, list[np.ndarray]] = defaultdict(list)
-    for (entity_type, _key), ids in blocks.items():
-        if not 1 < len(ids) <= max_block_size:
+    for (entity_type, key), ids in blocks.items():
+        if not 1 < len(ids) <= max_block_size or is_frequency_key(key):
             continue
         live = np.array(sorted(i for i in ids if i in members), dtype=np.int64)
         if len(live) < 2:
@@ -215,7 +218,9 @@ def _score(
         total = totals[entity_type]
         if linker.config.term_frequencies and total >= linker.config.min_records_for_tf:
             counts = term_counts(
-                entity_type, [encodings[int(rid)]["tokens"] for rid in ids], blocks
+                entity_type,
+                [encodings[int(rid)] for rid in ids],
+                lambda key, t=entity_type: len(blocks.get((t, key), ())),
             )
         left_all = np.array([row[int(a)] for a in type_pairs[:, 0]], dtype=np.int64)
         right_all = np.array([row[int(b)] for b in type_pairs[:, 1]], dtype=np.int64)

@@ -16,11 +16,12 @@ import pytest
 from sqlalchemy import select
 
 from consumers.landing import Source, land
+from matching.defaults import default_params
 from matching.explain import explain_entity
 from matching.linker import Linker, LinkerConfig
 from partner.pseudonymise import Pseudonymiser
 from storage import Database, connect
-from storage.models import EntityEvent, Record
+from storage.models import EntityEvent, Link, Record
 
 pytestmark = pytest.mark.integration
 
@@ -286,3 +287,46 @@ def test_explain_and_model_commands(db: Database, database_url: str) -> None:
     assert CliRunner().invoke(app, ["explain", "E-nonexistent"], env=env).exit_code == 2
     table = CliRunner().invoke(app, ["model", "show", "person"], env=env)
     assert table.exit_code == 0 and "birth_date" in table.output
+
+
+def test_common_surnames_count_for_less_and_never_make_candidates(db: Database) -> None:
+    linker = Linker(LinkerConfig(min_records_for_tf=2))
+    # Twenty unrelated Jansens; then one Maria Jansen and one Maria Zwanikken at two
+    # partners each, alike in everything but how common their surname is.
+    crowd = [
+        person(
+            "uwv-c",
+            f"J{i}",
+            surname="jansen",
+            given=f"kind{i}",
+            birth=f"19{40 + i}-03-0{1 + i % 9}",
+        )
+        for i in range(20)
+    ]
+    pairs = [
+        person(partner, f"{name}-{partner}", surname=name, given="maria", birth="1975-01-02")
+        for name in ("jansen", "zwanikken")
+        for partner in ("gemeente-a", "politie-b")
+    ]
+    land_all(db, crowd + pairs, linker)
+    with db.session() as session:
+        weights = {
+            session.get(Record, link.record_a).partner_record_id.split("-")[0]: link.contributions[
+                "surname"
+            ]["weight"]
+            for link in session.scalars(select(Link))
+        }
+    assert weights["jansen"] < weights["zwanikken"]
+
+    # Records that share only their names, no blocking key or token, are never compared:
+    # with a threshold that links every compared pair, they still stay apart.
+    eager = {t: default_params(t) for t in ("person", "company", "address", "vehicle")}
+    eager["person"].threshold = 1e-9
+    loners = [
+        person(f"gemeente-l{i}", f"L{i}", surname="zwanikken", given="maria", birth=None)
+        for i in range(2)
+    ]
+    for i, envelope in enumerate(loners):
+        envelope["attributes"]["blocking"] = [P.blocking_key("person", f"only-{i}")]
+    land_all(db, loners, Linker(LinkerConfig(min_records_for_tf=2), params=eager))
+    assert entity_of(db, "gemeente-l0", "L0") != entity_of(db, "gemeente-l1", "L1")
