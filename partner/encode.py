@@ -338,4 +338,11 @@ def _person_blocking_values(
         values.extend(
             f"name-nr|{key}|{address.house.number}" for key in sorted({surname, given} - {""})
         )
+    if address is not None and address.street:
+        # Either name with the street: for records whose date, house number and place all
+        # differ or are missing (a number typed the other way round, a move along the
+        # street, a misspelt place). Few people of one name live in one street name.
+        given = phonetic_key(name.given_names[0]) if name.given_names else ""
+        street = phonetic_key(address.street.replace(" ", ""))
+        values.extend(f"name-street|{key}|{street}" for key in sorted({surname, given} - {""}))
     return values

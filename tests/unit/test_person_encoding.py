@@ -207,6 +207,32 @@ def test_typos_in_both_names_and_a_new_date_still_meet_on_name_and_house_number(
     assert set(a["blocking"]) & set(b["blocking"])
 
 
+def test_a_new_date_number_and_place_still_meet_on_name_and_street() -> None:
+    # FEBRL4 rec-4359: the given name misspelt, another date, another house number and
+    # another suburb; the surname and the street are all that is left.
+    a = encode(
+        {
+            "voornamen": "Clain",
+            "achternaam": "Green",
+            "geboortedatum": "1921-06-28",
+            "straat": "Osborne Place",
+            "huisnummer": "20",
+            "woonplaats": "Aldinga Beach",
+        }
+    )
+    b = encode(
+        {
+            "voornamen": "Clsin",
+            "achternaam": "Green",
+            "geboortedatum": "1920-12-03",
+            "straat": "Osborne Place",
+            "huisnummer": "42",
+            "woonplaats": "Hastings",
+        }
+    )
+    assert set(a["blocking"]) & set(b["blocking"])
+
+
 def test_a_street_typo_still_meets_on_street_and_number() -> None:
     a = address(straat="Dorpsstraat", huisnummer="12")
     b = address(straat="Dorps straat", huisnummer="12", woonplaats="Tilburg")
