@@ -215,9 +215,9 @@ def estimate_params(
 ) -> tuple[ModelParams | None, TrainingReport]:
     """New parameters for ``entity_type`` from its records' encodings (tokens and filters).
 
-    u comes from ``random_pairs`` random pairs, less the matches among them (a share
-    ``prior`` of them, landing on the levels as m says): on a small data set those
-    matches are a fair part of the random pairs that agree. m and the prior come from the
+    u comes from ``random_pairs`` random pairs, each weighted by how likely it is no
+    match (:func:`non_match_u`): on a small data set the matches among them are a fair
+    part of the random pairs that agree. m and the prior come from the
     sessions (see the module docstring). The two depend on each other, so they are
     estimated ``rounds`` times. A level that neither the random pairs nor the sessions
     show keeps its current weight with a negligible probability: the data says nothing
@@ -263,7 +263,7 @@ def estimate_params(
     for _ in range(rounds):
         m, found = _session_estimates(sessions, m, u, report)
         prior = _prior(comparisons, found, m, presence, all_pairs) or prior
-        u = [non_match_u(c, m_j, prior) for c, m_j in zip(counts, m, strict=True)]
+        u = non_match_u(random, m, prior)
 
     seen = _levels_seen(sessions, n_levels)
     for j, comparison in enumerate(comparisons):
@@ -330,17 +330,67 @@ def estimate_u_from_counts(counts: list[np.ndarray]) -> list[np.ndarray]:
     return [(c + 1.0) / (c + 1.0).sum() for c in counts]
 
 
-def non_match_u(counts: np.ndarray, m: np.ndarray, prior: float) -> np.ndarray:
-    """u from random-pair counts, less the share ``prior`` of matches distributed as ``m``.
+def non_match_u(
+    vectors: np.ndarray,
+    m: list[np.ndarray],
+    prior: float,
+    *,
+    iterations: int = 20,
+    tolerance: float = 1e-9,
+) -> list[np.ndarray]:
+    """u from random pairs (rows of levels), without the matches among them.
 
-    A level with no count left gets half a count: rarer than the sample can tell.
+    On a small data set the random pairs hold a fair share ``prior`` of matches, which
+    swamp the levels that agree. First their expected number is subtracted, level by
+    level; that leaves the rarest levels (u about 1e-6) as the difference of two noisy
+    counts, which moved a weight by several bits from one training run to the next. So
+    then each pair is weighted by how likely it is no match under ``m``, ``prior`` and
+    the u so far, until u settles: matches agree on nearly everything and are told apart
+    one by one. A level with no count left gets half a count: rarer than the sample can
+    tell.
     """
-    total = counts.sum()
+    present = vectors >= 0
+    safe = np.where(present, vectors, 0)
+    totals = present.sum(axis=0)
+    counts = [
+        np.bincount(safe[present[:, j], j], minlength=len(m[j])).astype(float)
+        for j in range(vectors.shape[1])
+    ]
+    u = [
+        _floored((c / max(t, 1) - prior * np.asarray(m_j)) / (1.0 - prior), t)
+        for c, m_j, t in zip(counts, m, totals, strict=True)
+    ]
+    for _ in range(iterations):
+        log_odds = np.full(len(vectors), np.log(prior) - np.log1p(-prior))
+        for j in range(vectors.shape[1]):
+            ratio = np.log(np.asarray(m[j])) - np.log(u[j])
+            log_odds += np.where(present[:, j], ratio[safe[:, j]], 0.0)
+        non_match = 1.0 / (1.0 + np.exp(np.clip(log_odds, -700, 700)))
+        updated = [
+            _floored(
+                np.bincount(
+                    safe[present[:, j], j], weights=non_match[present[:, j]], minlength=len(m[j])
+                ),
+                totals[j],
+            )
+            for j in range(vectors.shape[1])
+        ]
+        shift = max(
+            float(np.abs(np.log(a) - np.log(b)).max()) for a, b in zip(u, updated, strict=True)
+        )
+        u = updated
+        if shift < tolerance:
+            break
+    return u
+
+
+def _floored(counts: np.ndarray, total: int) -> np.ndarray:
+    """Level probabilities from (weighted) counts; an empty level gets half a count."""
     if total <= 0:
         return np.full(len(counts), 1.0 / len(counts))
-    share = counts / total
-    u = np.maximum((share - prior * m) / (1.0 - prior), 0.5 / total)
-    return u / u.sum()
+    share = counts / max(float(counts.sum()), 1e-300)
+    out = np.maximum(share, 0.5 / total)
+    return out / out.sum()
 
 
 def _session_estimates(

@@ -6,6 +6,7 @@ import random
 from typing import Any
 
 import numpy as np
+import pytest
 
 from matching.defaults import default_params
 from matching.training import (
@@ -58,19 +59,46 @@ def test_u_estimate_ignores_missing_values() -> None:
 # -- u from random pairs, less the matches among them ------------------------------------------
 
 
+def _random_pairs(n: int, prior: float, m: np.ndarray, u: np.ndarray, seed: int) -> np.ndarray:
+    """Levels of three comparisons (independent given the class) over ``n`` random pairs."""
+    rng = np.random.default_rng(seed)
+    match = rng.random(n) < prior
+    columns = []
+    for _ in range(3):
+        columns.append(
+            np.where(match, rng.choice(len(m), n, p=m), rng.choice(len(u), n, p=u)).astype(np.int16)
+        )
+    return np.stack(columns, axis=1)
+
+
 def test_non_match_u_takes_the_matches_out_of_the_random_pairs() -> None:
-    m = np.array([0.9, 0.1])
-    u = np.array([0.001, 0.999])
+    m, u = np.array([0.9, 0.1]), np.array([1e-4, 1 - 1e-4])
     prior = 0.01  # a small data set: one random pair in a hundred is a match
-    mixed = prior * m + (1 - prior) * u
-    assert mixed[0] > 5 * u[0]  # the matches swamp the agreeing level
-    estimated = non_match_u(mixed * 1_000_000, m, prior)
-    assert np.allclose(estimated, u, rtol=1e-3)
+    vectors = _random_pairs(400_000, prior, m, u, seed=7)
+    # The matches swamp the agreeing level: 3,600 of them against some 40 non-matches.
+    # Their expected number, subtracted, leaves noise of about +-60 pairs; told apart
+    # pair by pair, they leave the non-matches.
+    estimated = non_match_u(vectors, [m, m, m], prior)
+    for u_j in estimated:
+        assert 0.5e-4 < u_j[0] < 2e-4
+        assert abs(u_j.sum() - 1) < 1e-12
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_non_match_u_is_stable_from_one_sample_to_the_next(seed: int) -> None:
+    m, u = np.array([0.9, 0.1]), np.array([1e-4, 1 - 1e-4])
+    first = non_match_u(_random_pairs(400_000, 0.01, m, u, seed), [m, m, m], 0.01)
+    second = non_match_u(_random_pairs(400_000, 0.01, m, u, seed + 100), [m, m, m], 0.01)
+    # Within a factor of two: about a bit of weight, not several.
+    assert 0.5 < first[0][0] / second[0][0] < 2
 
 
 def test_non_match_u_never_reaches_zero() -> None:
-    estimated = non_match_u(np.array([10.0, 990.0]), np.array([1.0, 0.0]), 0.01)
-    assert estimated[0] > 0 and abs(estimated.sum() - 1) < 1e-12
+    # Every agreeing pair is a match: the level still gets half a count.
+    vectors = np.array([[0, 0]] * 10 + [[1, 1]] * 990, dtype=np.int16)
+    m = np.array([1.0 - 1e-6, 1e-6])
+    estimated = non_match_u(vectors, [m, m], 0.01)
+    assert all(u_j[0] > 0 and abs(u_j.sum() - 1) < 1e-12 for u_j in estimated)
 
 
 def test_an_unseen_level_keeps_its_weight() -> None:
