@@ -53,6 +53,13 @@ def read_rows(path: Path, mapping: Mapping[str, str] | None = None) -> Iterator[
         yield SourceRow(line=line, row=dict(zip(columns, values, strict=False)))
 
 
+def read_header(path: Path) -> tuple[str, ...]:
+    """The header line of a partner file as written, decoded and split as rows are."""
+    text, _ = _open_text(path)
+    reader = csv.reader(io.StringIO(text, newline=""), dialect=_dialect(text[:4096]))
+    return tuple(next(reader, []))
+
+
 def count_rows(path: Path) -> int:
     with path.open("rb") as handle:
         return max(0, sum(1 for line in handle if line.strip()) - 1)

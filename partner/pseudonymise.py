@@ -21,6 +21,13 @@ import numpy as np
 SCHEME = "riec-pseudo-v1"
 TOKEN_BYTES = 16
 FILTER_BITS = 1024
+#: The key fingerprint's derivation label (see :attr:`Pseudonymiser.fingerprint`). No
+#: encoding uses this purpose, so the fingerprint never equals a pseudonym's key.
+FINGERPRINT_PURPOSE = "fingerprint"
+FINGERPRINT_NAME = "key-check"
+#: 64 bits: two different secrets share a fingerprint by chance once in 2**64 pairs, and
+#: 16 hex digits in groups of four can be read out over the phone.
+FINGERPRINT_BYTES = 8
 
 
 @dataclass(frozen=True)
@@ -112,8 +119,15 @@ class Pseudonymiser:
 
     @cached_property
     def fingerprint(self) -> str:
-        """Public, non-secret id of (secret, version) so partners can check they share a key."""
-        return self.token("__fingerprint__", "riec")[:12]
+        """Public, non-secret check value of (secret, key version), e.g. ``3f2a-9c1e-77b0-d4e5``.
+
+        Partners and the RIEC compare it to confirm that everyone holds the same secret and
+        version without showing the secret. It is a derived key of its own purpose, so it
+        is no token, filter or blocking key and gives no way to compute one (those derive
+        from the secret under other labels, and HMAC-SHA256 does not reveal its key).
+        """
+        raw = self._key(FINGERPRINT_PURPOSE, FINGERPRINT_NAME)[:FINGERPRINT_BYTES].hex()
+        return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
 
 
 def _expand(key: bytes, message: bytes, length: int) -> bytes:

@@ -5,7 +5,7 @@ one line in the rejects file with the reason; nothing is dropped silently. A row
 without a field whose value was invalid (a date of birth that is no date: see
 ``partner.encode.DROPPABLE_COLUMNS``) is sent and also gets a line there, as a warning.
 The rejects file holds line numbers, record ids, reasons and what was done, never the
-offending values.
+offending values. A dry run (``--dry-run``) does all of this except the sending.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from contract.plaintext import find_identifiers
 from partner.csv_source import SourceRow
 from partner.encode import RecordEncoder, parse_date
 from partner.errors import InvalidValue
+from partner.preview import PushPreview
 from partner.pseudonymise import SCHEME, Pseudonymiser
 from partner.record_id_guard import check_record_id
 
@@ -56,6 +57,15 @@ class PushReport:
     #: Fields left out of rows that were sent (e.g. a birth date that is no calendar date).
     dropped: int = 0
     dropped_reasons: dict[str, int] = field(default_factory=dict)
+    #: A dry run checks and encodes every row but sends nothing: ``sent`` stays 0 and
+    #: ``would_send`` counts the rows that passed every check.
+    dry_run: bool = False
+    would_send: int = 0
+    #: Names and counts of what the rows held and would carry (dry runs only; no values).
+    preview: PushPreview | None = None
+    #: The key the rows were pseudonymised with, to compare with other partners.
+    key_version: str = ""
+    key_fingerprint: str = ""
 
 
 @dataclass(frozen=True)
@@ -201,12 +211,15 @@ def _safe_id(record_id: str) -> str:
 class RejectsWriter:
     """Writes the rejects file lazily: no file when every row was good and whole.
 
+    A rejects file of an earlier push of the same file is removed first: left behind
+    after the rows were mended, it would list rejects that no longer exist.
     ``count`` and ``reasons`` (per field) cover rejected rows; ``dropped`` and
     ``dropped_reasons`` the fields left out of rows that were sent.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        path.unlink(missing_ok=True)
         self._handle: Any = None
         self._writer: Any = None
         self.count = 0

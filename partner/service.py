@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from partner.csv_source import SourceRow, count_rows, read_rows
+from partner.csv_source import SourceRow, count_rows, read_header, read_rows
+from partner.preview import PushPreview
 from partner.pseudonymise import Pseudonymiser, load_secret
 from partner.push import EnvelopeBuilder, PushOptions, PushReport, RejectsWriter, build_envelopes
 from riec.settings import Settings
 
 
-def load_pseudonymiser(settings: Settings, secret_file: Path | None) -> Pseudonymiser:
+def load_pseudonymiser(
+    settings: Settings, secret_file: Path | None, *, key_version: str | None = None
+) -> Pseudonymiser:
+    """The partner's pseudonymiser: ``secret_file``, else RIEC_PARTNER_SECRET(_FILE).
+
+    ``key_version`` overrides ``settings.partner_key_version`` (RIEC_PARTNER_KEY_VERSION).
+    """
     if secret_file is not None:
         text = secret_file.read_text(encoding="utf-8")
     elif settings.partner_secret:
@@ -26,7 +33,19 @@ def load_pseudonymiser(settings: Settings, secret_file: Path | None) -> Pseudony
         text = Path(env).read_text(encoding="utf-8")
     else:
         raise ValueError("no secret: pass --secret-file or set RIEC_PARTNER_SECRET(_FILE)")
-    return Pseudonymiser(load_secret(text), settings.partner_key_version)
+    return Pseudonymiser(load_secret(text), key_version or settings.partner_key_version)
+
+
+def new_producer(settings: Settings, partner: str) -> KafkaProducer:
+    """The producer a partner pushes with: the one place its connection is configured."""
+    return KafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers.split(","),
+        acks="all",
+        retries=10,
+        linger_ms=20,
+        max_in_flight_requests_per_connection=1,  # keeps a record's versions in order
+        client_id=f"riec-partner-{partner}",
+    )
 
 
 def _with_progress(rows: Iterator[SourceRow], total: int, label: str) -> Iterator[SourceRow]:
@@ -36,6 +55,30 @@ def _with_progress(rows: Iterator[SourceRow], total: int, label: str) -> Iterato
         for row in rows:
             yield row
             progress.advance(task)
+
+
+def _source(
+    path: Path,
+    mapping: Mapping[str, str] | None,
+    report: PushReport,
+    *,
+    progress: bool,
+    label: str,
+) -> Iterator[SourceRow]:
+    """The rows of ``path``, counted into ``report`` (and its preview, on a dry run)."""
+    preview = report.preview
+
+    def counted() -> Iterator[SourceRow]:
+        for row in read_rows(path, mapping):
+            report.read += 1
+            if preview is not None:
+                preview.add_row(row.row)
+            yield row
+
+    source = counted()
+    if progress:
+        source = _with_progress(source, count_rows(path), label)
+    return source
 
 
 def push_file(
@@ -49,37 +92,70 @@ def push_file(
     rejects_path: Path | None = None,
     progress: bool = False,
     producer: KafkaProducer | None = None,
+    dry_run: bool = False,
 ) -> PushReport:
-    """Push every good row of ``path``; write bad rows to the rejects file."""
+    """Push every good row of ``path``; write bad rows to the rejects file.
+
+    With ``dry_run`` every row is read, checked, normalised and pseudonymised and the
+    rejects file written exactly as in a real push, but no producer is created and nothing
+    is sent, so no broker need be reachable (nor is the topic checked). The report then
+    counts the rows that would be sent and carries a :class:`PushPreview`.
+    """
     pseudonymiser = pseudonymiser or load_pseudonymiser(settings, secret_file)
     builder = EnvelopeBuilder(pseudonymiser, options)
     rejects = RejectsWriter(rejects_path or path.with_suffix(".rejects.csv"))
-    report = PushReport(batch_id=options.batch_id)
-    topic = settings.partner_topic(options.partner)
-    own_producer = producer is None
-    producer = producer or KafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers.split(","),
-        acks="all",
-        retries=10,
-        linger_ms=20,
-        max_in_flight_requests_per_connection=1,  # keeps a record's versions in order
-        client_id=f"riec-partner-{options.partner}",
+    preview = (
+        PushPreview(options.entity_type, dict(mapping or {}), read_header(path))
+        if dry_run
+        else None
     )
+    report = PushReport(
+        batch_id=options.batch_id,
+        dry_run=dry_run,
+        preview=preview,
+        key_version=pseudonymiser.key_version,
+        key_fingerprint=pseudonymiser.fingerprint,
+    )
+
+    def rows() -> Iterator[SourceRow]:
+        label = f"{options.partner} {path.name}"
+        return _source(path, mapping, report, progress=progress, label=label)
+
+    if preview is None:
+        _send(rows, builder, rejects, report, settings, options.partner, producer)
+    else:
+        try:
+            for envelope in build_envelopes(rows(), builder, rejects):
+                preview.add_envelope(envelope)
+                report.would_send += 1
+        finally:
+            rejects.close()
+    report.rejected = rejects.count
+    report.reasons = rejects.reasons
+    report.dropped = rejects.dropped
+    report.dropped_reasons = rejects.dropped_reasons
+    report.rejects_path = rejects.path if rejects.written else None
+    return report
+
+
+def _send(
+    rows: Callable[[], Iterator[SourceRow]],
+    builder: EnvelopeBuilder,
+    rejects: RejectsWriter,
+    report: PushReport,
+    settings: Settings,
+    partner: str,
+    producer: KafkaProducer | None,
+) -> None:
+    """Send the envelopes of the good rows to the partner's topic (acks=all)."""
+    topic = settings.partner_topic(partner)
+    own_producer = producer is None
+    producer = producer or new_producer(settings, partner)
     try:
         if not producer.partitions_for(topic):
             raise ValueError(f"topic {topic} does not exist; ask the RIEC to create it")
-        rows: Iterator[SourceRow] = read_rows(path, mapping)
-
-        def counted() -> Iterator[SourceRow]:
-            for row in rows:
-                report.read += 1
-                yield row
-
-        source = counted()
-        if progress:
-            source = _with_progress(source, count_rows(path), f"{options.partner} {path.name}")
         futures = []
-        for envelope in build_envelopes(source, builder, rejects):
+        for envelope in build_envelopes(rows(), builder, rejects):
             value = json.dumps(envelope, separators=(",", ":"), sort_keys=True).encode()
             futures.append(
                 producer.send(topic, key=envelope["partner_record_id"].encode(), value=value)
@@ -95,12 +171,6 @@ def push_file(
         rejects.close()
         if own_producer:
             producer.close()
-    report.rejected = rejects.count
-    report.reasons = rejects.reasons
-    report.dropped = rejects.dropped
-    report.dropped_reasons = rejects.dropped_reasons
-    report.rejects_path = rejects.path if rejects.written else None
-    return report
 
 
 def _settle(futures: list) -> None:  # type: ignore[type-arg]

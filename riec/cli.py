@@ -47,6 +47,36 @@ def partner_keygen(
     console.print(f"wrote a 256-bit secret to {out}")
 
 
+def _key_line(key_version: str, fingerprint: str) -> str:
+    # One wording wherever it is printed, so that partners compare like with like.
+    return f"key version {key_version}, fingerprint {fingerprint}"
+
+
+@partner_app.command("key-fingerprint")
+def partner_key_fingerprint(
+    secret_file: Annotated[
+        Path | None,
+        typer.Option(help="File with the secret; or set RIEC_PARTNER_SECRET(_FILE)."),
+    ] = None,
+    key_version: Annotated[
+        str | None, typer.Option(help="Default: RIEC_PARTNER_KEY_VERSION, else k1.")
+    ] = None,
+) -> None:
+    """Print the key version and the fingerprint of the secret, never the secret.
+
+    The same secret and version give the same fingerprint everywhere: compare it with the
+    key custodian or the RIEC to confirm that every partner uses the same key.
+    """
+    from partner.service import load_pseudonymiser
+
+    try:
+        pseudonymiser = load_pseudonymiser(_settings(), secret_file, key_version=key_version)
+    except (ValueError, FileNotFoundError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    typer.echo(_key_line(pseudonymiser.key_version, pseudonymiser.fingerprint))
+
+
 @partner_app.command("push")
 def partner_push(
     csv_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Partner CSV.")],
@@ -72,6 +102,13 @@ def partner_push(
     fail_on_rejects: Annotated[
         bool, typer.Option(help="Exit with code 3 when any row was rejected.")
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            help="Check, normalise and pseudonymise every row and write the rejects file, "
+            "but send nothing (needs no broker); shows which columns and fields were read."
+        ),
+    ] = False,
 ) -> None:
     """Normalise, pseudonymise and push a partner CSV to the partner's topic."""
     from partner.csv_source import parse_mapping
@@ -95,22 +132,32 @@ def partner_push(
             mapping=parse_mapping(map_ or []),
             rejects_path=rejects or csv_file.with_suffix(".rejects.csv"),
             progress=sys.stderr.isatty(),
+            dry_run=dry_run,
         )
     except (ValueError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
+    if report.dry_run:
+        console.print("[bold]dry run:[/bold] nothing was sent, no broker was contacted")
+    sent = f"would send {report.would_send}" if report.dry_run else f"sent {report.sent}"
     console.print(
-        f"{partner}/{entity_type}: read {report.read}, sent {report.sent}, "
+        f"{partner}/{entity_type}: read {report.read}, {sent}, "
         f"rejected {report.rejected} (batch {report.batch_id})"
     )
+    console.print(_key_line(report.key_version, report.key_fingerprint))
     if report.dropped:
         dropped = ", ".join(f"{k}: {v}" for k, v in sorted(report.dropped_reasons.items()))
-        console.print(f"[yellow]fields left out of sent rows:[/yellow] {dropped}")
+        rows = "rows that would be sent" if report.dry_run else "sent rows"
+        console.print(f"[yellow]fields left out of {rows}:[/yellow] {dropped}")
     if report.rejected:
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(report.reasons.items()))
         console.print(f"[yellow]rejected rows by field:[/yellow] {reasons}")
     if report.rejects_path:
         console.print(f"see {report.rejects_path}")
+    if report.preview is not None:
+        # Column names come from the partner's file: printed as they are, never as markup.
+        for line in report.preview.lines():
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
     if report.rejected and fail_on_rejects:
         raise typer.Exit(3)
 
