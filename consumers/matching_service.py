@@ -57,6 +57,7 @@ from consumers.metrics import Health, MetricsServer, ServiceMetrics
 from contract import EnvelopeError, decode_envelope, load_sharing_rules
 from matching.linker import Linker
 from matching.params_store import active_params, active_versions
+from riec.kafka_security import client_options
 from riec.settings import Settings
 from storage import Database, connect
 
@@ -155,6 +156,7 @@ class MatchingService:
 
     def _connect(self) -> None:
         s = self.settings
+        security = client_options(s)
         self.consumer = KafkaConsumer(
             bootstrap_servers=s.bootstrap_servers.split(","),
             group_id=s.consumer_group,
@@ -166,6 +168,7 @@ class MatchingService:
             max_poll_interval_ms=s.max_poll_interval_ms,
             max_poll_records=s.poll_max_records,
             metadata_max_age_ms=5_000,
+            **security,
         )
         self.consumer.subscribe(
             pattern=f"^{re.escape(s.topic_prefix)}.+", listener=_Rebalance(self)
@@ -175,6 +178,7 @@ class MatchingService:
             acks="all",
             retries=10,
             client_id="riec-matching-dlq",
+            **security,
         )
         self.dead_letters = DeadLetters(producer, s.dead_letter_topic)
 

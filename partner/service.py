@@ -15,6 +15,7 @@ from partner.csv_source import SourceRow, count_rows, read_header, read_rows
 from partner.preview import PushPreview
 from partner.pseudonymise import Pseudonymiser, load_secret
 from partner.push import EnvelopeBuilder, PushOptions, PushReport, RejectsWriter, build_envelopes
+from riec.kafka_security import client_options
 from riec.settings import Settings
 
 
@@ -45,6 +46,7 @@ def new_producer(settings: Settings, partner: str) -> KafkaProducer:
         linger_ms=20,
         max_in_flight_requests_per_connection=1,  # keeps a record's versions in order
         client_id=f"riec-partner-{partner}",
+        **client_options(settings),
     )
 
 

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
@@ -38,6 +39,9 @@ class LocalBroker:
 
     port: int = field(default_factory=free_port)
     log_path: Path | None = None
+    #: ``host:port`` the broker's metadata sends clients to; default its own address. Set
+    #: to the address of a proxy in front of it (a TLS terminator, for instance).
+    advertised: str | None = None
     _process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -46,6 +50,7 @@ class LocalBroker:
 
     def start(self, timeout: float = 20.0) -> LocalBroker:
         url = f"tcp://127.0.0.1:{self.port}"
+        advertised = f"tcp://{self.advertised}" if self.advertised else url
         log = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
         self._process = subprocess.Popen(
             [
@@ -54,7 +59,7 @@ class LocalBroker:
                 "--listener-url",
                 url,
                 "--advertised-listener-url",
-                url,
+                advertised,
                 "--storage-engine",
                 "memory://tansu/",
             ],
@@ -68,14 +73,22 @@ class LocalBroker:
             if self._process.poll() is not None:
                 raise RuntimeError(f"broker exited with code {self._process.returncode}")
             try:
-                admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=2000)
-                admin.list_topics()
-                admin.close()
+                self._probe()
                 return self
             except (KafkaError, OSError):
                 time.sleep(0.2)
         self.stop()
         raise TimeoutError(f"broker did not come up on {self.bootstrap} within {timeout}s")
+
+    def _probe(self) -> None:
+        if self.advertised:
+            # A client would follow the metadata to the advertised address, which may speak
+            # another protocol (TLS) or not be up yet; that the port accepts is enough here.
+            socket.create_connection(("127.0.0.1", self.port), timeout=2).close()
+            return
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=2000)
+        admin.list_topics()
+        admin.close()
 
     def stop(self) -> None:
         if self._process and self._process.poll() is None:
@@ -99,9 +112,15 @@ class LocalBroker:
         self.stop()
 
 
-def ensure_topics(bootstrap: str, topics: list[str], partitions: int = 3) -> None:
-    """Create topics that do not exist yet (idempotent)."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+def ensure_topics(
+    bootstrap: str, topics: list[str], partitions: int = 3, **client_options: Any
+) -> None:
+    """Create topics that do not exist yet (idempotent).
+
+    ``client_options`` go to the admin client: pass ``riec.kafka_security.client_options``
+    for a broker that needs TLS or SASL.
+    """
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, **client_options)
     try:
         existing = set(admin.list_topics())
         missing = [NewTopic(t, partitions, 1) for t in topics if t not in existing]

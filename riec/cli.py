@@ -240,10 +240,13 @@ def _read_dead_letters(settings: Settings, max_seconds: float = 60.0) -> list[di
 
     from kafka import KafkaConsumer, TopicPartition
 
+    from riec.kafka_security import client_options
+
     consumer = KafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers.split(","),
         enable_auto_commit=False,
         client_id="riec-deadletters-list",
+        **client_options(settings),
     )
     rows: list[dict[str, object]] = []
     try:

@@ -15,6 +15,7 @@ from partner.pseudonymise import Pseudonymiser
 from partner.push import PushOptions, PushReport, new_batch_id
 from partner.service import push_file
 from riec.broker import ensure_topics
+from riec.kafka_security import client_options
 from riec.settings import Settings
 from storage import Database, connect
 
@@ -32,7 +33,12 @@ class PartnerFile:
 
 def create_topics(settings: Settings, partners: Iterable[str], partitions: int = 3) -> None:
     topics = [settings.partner_topic(p) for p in sorted(set(partners))]
-    ensure_topics(settings.bootstrap_servers, [*topics, settings.dead_letter_topic], partitions)
+    ensure_topics(
+        settings.bootstrap_servers,
+        [*topics, settings.dead_letter_topic],
+        partitions,
+        **client_options(settings),
+    )
 
 
 def push_files(

@@ -8,15 +8,26 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
 class Settings(BaseSettings):
     """Runtime configuration. Defaults give the embedded demo set-up (SQLite, local broker)."""
 
-    model_config = SettingsConfigDict(env_prefix="RIEC_", extra="ignore", env_ignore_empty=True)
+    model_config = SettingsConfigDict(
+        env_prefix="RIEC_",
+        extra="ignore",
+        env_ignore_empty=True,
+        # Settings hold secrets (database URL, SASL and key passwords): an error must never
+        # echo the values it was given.
+        hide_input_in_errors=True,
+    )
 
     data_dir: Path = Field(
         default=Path("var"),
@@ -90,6 +101,52 @@ class Settings(BaseSettings):
     partner_key_version: str = Field(
         default="k1", description="Partner side only: version label of partner_secret."
     )
+    kafka_security_protocol: KafkaSecurityProtocol = Field(
+        default="PLAINTEXT",
+        description="How every Kafka client (partner push, matching service, CLI) talks to the "
+        "brokers: PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or SASL_SSL (SASL over TLS).",
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        default=None,
+        description="PEM file with the CA certificate(s) that signed the brokers' certificates. "
+        "Default: the system's trusted CAs.",
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        default=None,
+        description="PEM client certificate, for brokers that authenticate clients by mutual TLS.",
+    )
+    kafka_ssl_keyfile: Path | None = Field(
+        default=None,
+        description="PEM private key of kafka_ssl_certfile. Default: the key is in the "
+        "certificate file itself.",
+    )
+    kafka_ssl_key_password: SecretStr | None = Field(
+        default=None, description="Password of an encrypted kafka_ssl_keyfile."
+    )
+    kafka_ssl_check_hostname: bool = Field(
+        default=True,
+        description="Check that the broker's certificate names the host connected to. Turn off "
+        "only for brokers reached through an address their certificate does not name; the "
+        "certificate chain is verified either way.",
+    )
+    kafka_sasl_mechanism: KafkaSaslMechanism = Field(
+        default="SCRAM-SHA-512",
+        description="SASL mechanism for SASL_PLAINTEXT and SASL_SSL: PLAIN, SCRAM-SHA-256 or "
+        "SCRAM-SHA-512.",
+    )
+    kafka_sasl_username: str | None = Field(
+        default=None, description="SASL user name; required with SASL_PLAINTEXT and SASL_SSL."
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, description="SASL password; required with SASL_PLAINTEXT and SASL_SSL."
+    )
+
+    @model_validator(mode="after")
+    def _check_kafka_security(self) -> Self:
+        problems = kafka_security_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @property
     def resolved_database_url(self) -> str:
@@ -111,6 +168,62 @@ class Settings(BaseSettings):
 
     def partner_topic(self, partner: str) -> str:
         return f"{self.topic_prefix}{partner}"
+
+
+def kafka_security_problems(settings: Settings) -> list[str]:
+    """Contradictions in the Kafka security settings, named by their environment variables.
+
+    Settings the chosen protocol would ignore are errors, not warnings: a CA file or a
+    password that is silently unused leaves an operator believing a connection is
+    encrypted or authenticated when it is not.
+    """
+    protocol = settings.kafka_security_protocol
+    uses_tls = protocol in ("SSL", "SASL_SSL")
+    uses_sasl = protocol.startswith("SASL_")
+    problems = []
+    tls_files = {
+        "RIEC_KAFKA_SSL_CAFILE": settings.kafka_ssl_cafile,
+        "RIEC_KAFKA_SSL_CERTFILE": settings.kafka_ssl_certfile,
+        "RIEC_KAFKA_SSL_KEYFILE": settings.kafka_ssl_keyfile,
+    }
+    tls_set = [name for name, path in tls_files.items() if path is not None]
+    if settings.kafka_ssl_key_password is not None:
+        tls_set.append("RIEC_KAFKA_SSL_KEY_PASSWORD")
+    if tls_set and not uses_tls:
+        problems.append(
+            f"{', '.join(tls_set)} set, but RIEC_KAFKA_SECURITY_PROTOCOL={protocol} does not "
+            "use TLS; use SSL or SASL_SSL"
+        )
+    if uses_tls:
+        for name, path in tls_files.items():
+            if path is not None and not path.is_file():
+                problems.append(f"{name}={path}: no such file")
+        if settings.kafka_ssl_keyfile is not None and settings.kafka_ssl_certfile is None:
+            problems.append("RIEC_KAFKA_SSL_KEYFILE needs RIEC_KAFKA_SSL_CERTFILE")
+        if settings.kafka_ssl_key_password is not None and settings.kafka_ssl_certfile is None:
+            problems.append("RIEC_KAFKA_SSL_KEY_PASSWORD needs RIEC_KAFKA_SSL_CERTFILE")
+    credentials = {
+        "RIEC_KAFKA_SASL_USERNAME": settings.kafka_sasl_username,
+        "RIEC_KAFKA_SASL_PASSWORD": (
+            settings.kafka_sasl_password.get_secret_value()
+            if settings.kafka_sasl_password is not None
+            else None
+        ),
+    }
+    if uses_sasl:
+        missing = [name for name, value in credentials.items() if not value]
+        if missing:
+            problems.append(
+                f"RIEC_KAFKA_SECURITY_PROTOCOL={protocol} needs {' and '.join(missing)}"
+            )
+    else:
+        given = [name for name, value in credentials.items() if value is not None]
+        if given:
+            problems.append(
+                f"{', '.join(given)} set, but RIEC_KAFKA_SECURITY_PROTOCOL={protocol} does not "
+                "use SASL; use SASL_PLAINTEXT or SASL_SSL"
+            )
+    return problems
 
 
 @lru_cache(maxsize=1)
