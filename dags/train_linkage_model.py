@@ -1,4 +1,4 @@
-"""Re-estimate the linkage model from the landed records, without labels."""
+"""Re-estimate the linkage model from the landed records, without labels, as candidates."""
 
 from __future__ import annotations
 
@@ -14,14 +14,34 @@ Estimates the Fellegi-Sunter parameters per entity type from the data itself: u 
 randomly sampled record pairs (corrected for the few matches among them), m and the prior
 by expectation maximisation in sessions, each over the pairs that agree on one strong field
 and so are mostly matches, as in Splink (see `matching/training.py` and `docs/linkage.md`).
-Each run stores a new, versioned model in `model_versions`; with `activate` it becomes the
-active one, which the matching service picks up within a minute. Entity types with too
-little data keep their current model.
+Entity types with too little data keep their current model.
 
-Links made earlier keep the model version they were scored with; run `relink_entities`
-afterwards to see (and, with `apply`, adopt) what the new model changes.
-Inspect with `riec model show`; roll back with an earlier version's activation.
+Each run stores a new version per entity type in `model_versions` as a **candidate**: it
+scores nothing until a person approves it. The task `validate` then computes each
+candidate's validation report against the active model (`matching/validation.py`): how
+many records would change entity if everything were relinked with it, the largest weight
+changes per comparison level, and flags for suspicious estimates (a less similar level
+weighing more than a more similar one, an agreement level with negative weight, a prior
+that moved more than 10x). Flags never block; they say where to look.
+
+Read the report with `riec model show` and `riec model report ENTITY_TYPE VERSION`; make a
+candidate active with `riec model approve ENTITY_TYPE VERSION --by NAME --reason TEXT`
+(recorded on the version and in the audit log). The matching service picks it up within a
+minute. Leaving a candidate alone changes nothing. Roll back the same way, with an earlier
+version.
+
+`activate` (default off) approves the new candidates at the end of the run; it needs
+`approved_by` and `reason`, and the run fails before training without them.
 """
+
+
+def _approval(params: dict[str, Any] | None) -> tuple[bool, str, str]:
+    values = params or {}
+    return (
+        bool(values.get("activate", False)),
+        str(values.get("approved_by") or ""),
+        str(values.get("reason") or ""),
+    )
 
 
 @dag(
@@ -32,23 +52,72 @@ Inspect with `riec model show`; roll back with an earlier version's activation.
     max_active_runs=1,
     tags=["riec", "linkage"],
     doc_md=DOC_MD,
-    params={"activate": Param(True, type="boolean", description="Make the new model active.")},
+    params={
+        "activate": Param(
+            False,
+            type="boolean",
+            description="Approve and activate the new versions (needs approved_by and reason).",
+        ),
+        "approved_by": Param("", type="string", description="Who approves, with activate."),
+        "reason": Param("", type="string", description="Why, with activate."),
+    },
 )
 def train_linkage_model() -> None:
     @task
     def train(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        from matching.params_store import Approval
         from matching.training import train_all
         from riec.settings import get_settings
         from storage import connect
 
+        activate, by, reason = _approval(params)
+        if activate:
+            Approval.required(by, reason)  # refuse before hours of training, not after
         db = connect(get_settings().resolved_database_url)
         try:
-            reports = train_all(db, activate=bool((params or {}).get("activate", True)))
+            reports = train_all(db)
         finally:
             db.dispose()
         return [report.to_dict() for report in reports]
 
-    train()
+    @task
+    def validate(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from matching.validation import validate_candidates
+        from riec.settings import get_settings
+        from storage import connect
+
+        trained = [(r["entity_type"], r["version"]) for r in reports if not r.get("skipped")]
+        db = connect(get_settings().resolved_database_url)
+        try:
+            validated = validate_candidates(db, trained)
+        finally:
+            db.dispose()
+        return [
+            {"entity_type": t, "version": v, "against": r["against"], **r["headline"]}
+            for (t, v), r in validated.items()
+        ]
+
+    @task
+    def activate(
+        validated: list[dict[str, Any]], params: dict[str, Any] | None = None
+    ) -> list[str]:
+        from matching.params_store import Approval, approve_version
+        from riec.settings import get_settings
+        from storage import connect
+
+        wanted, by, reason = _approval(params)
+        if not wanted:
+            return []
+        approval = Approval.required(by, reason)
+        db = connect(get_settings().resolved_database_url)
+        try:
+            for row in validated:
+                approve_version(db, row["entity_type"], row["version"], approval)
+        finally:
+            db.dispose()
+        return [f"{row['entity_type']} {row['version']}" for row in validated]
+
+    activate(validate(train()))
 
 
 train_linkage_model()

@@ -1,17 +1,47 @@
-"""Stored, versioned linkage models: which one is active, and its parameters."""
+"""Stored, versioned linkage models: candidates, approvals, and which one is active.
+
+Training stores a *candidate*. A candidate scores nothing until someone approves it:
+:func:`approve_version` makes it active and records who approved it, when and why, on the
+version row and in the audit log. Rolling back is the same act for an earlier version
+(or the built-in defaults), with the same record. The matching service picks up the
+active version within a minute.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from matching.comparisons import COMPARISONS
 from matching.defaults import default_params
 from matching.model import ModelParams
 from storage import Database
-from storage.models import ModelVersion
+from storage.models import AuditEvent, ModelVersion
+
+
+class ApprovalError(ValueError):
+    """An activation or rejection that lacks who or why, or names no stored version."""
+
+
+@dataclass(frozen=True)
+class Approval:
+    """Who activated a model version, and why."""
+
+    by: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        if not self.by.strip() or not self.reason.strip():
+            raise ApprovalError("a model decision needs the approver's name and a reason")
+
+    @classmethod
+    def required(cls, by: str | None, reason: str | None) -> Approval:
+        """An approval from optional inputs (command-line options); refuses blanks."""
+        return cls(by=(by or "").strip(), reason=(reason or "").strip())
 
 
 def active_params(db: Database) -> dict[str, ModelParams]:
@@ -28,21 +58,26 @@ def active_versions(db: Database) -> dict[str, str]:
 
 
 def store_params(
-    db: Database, params: ModelParams, training: dict[str, Any], *, activate: bool
+    db: Database,
+    params: ModelParams,
+    training: dict[str, Any],
+    *,
+    activate: bool = False,
+    approval: Approval | None = None,
 ) -> None:
+    """Store ``params`` as a candidate version; with ``activate``, approve it at once.
+
+    Activation needs an ``approval`` (who and why), checked before anything is stored.
+    """
+    if activate and approval is None:
+        raise ApprovalError("activating a model version needs an approval: who and why")
     with db.session() as session:
-        if activate:
-            session.execute(
-                update(ModelVersion)
-                .where(ModelVersion.entity_type == params.entity_type)
-                .values(active=False)
-            )
         session.add(
             ModelVersion(
                 entity_type=params.entity_type,
                 version=params.version,
                 created_at=datetime.now(UTC),
-                active=activate,
+                active=False,
                 params=params.to_json(),
                 training=training,
             )
@@ -52,23 +87,116 @@ def store_params(
         "model_stored",
         params.entity_type,
         version=params.version,
-        active=activate,
+        active=False,
     )
+    if activate and approval is not None:
+        approve_version(db, params.entity_type, params.version, approval)
 
 
-def activate_version(db: Database, entity_type: str, version: str) -> None:
-    """Make a stored version active again (e.g. to roll back a retrained model)."""
+def get_version(db: Database, entity_type: str, version: str) -> ModelVersion | None:
     with db.session() as session:
-        row = session.scalars(
+        return session.scalars(
             select(ModelVersion).where(
                 ModelVersion.entity_type == entity_type, ModelVersion.version == version
             )
-        ).one()
+        ).one_or_none()
+
+
+def approve_version(
+    db: Database, entity_type: str, version: str, approval: Approval
+) -> ModelVersion:
+    """Make a stored version the active one, recording who approved it, when and why.
+
+    Serves a first approval and a roll-back alike; the audit log tells them apart by
+    ``rollback`` (the version is older than the one it replaces). The built-in defaults
+    (``default-...``) can be approved too: they are stored as a version first.
+    """
+    if entity_type not in COMPARISONS:
+        raise ApprovalError(f"unknown entity type {entity_type!r}")
+    _store_defaults_if_named(db, entity_type, version)
+    now = datetime.now(UTC)
+    with db.session() as session:
+        row = _row(session, entity_type, version)
+        previous = session.scalars(
+            select(ModelVersion).where(
+                ModelVersion.entity_type == entity_type, ModelVersion.active.is_(True)
+            )
+        ).one_or_none()
+        previous_version = previous.version if previous is not None else None
+        rollback = previous is not None and _aware(row.created_at) < _aware(previous.created_at)
         session.execute(
             update(ModelVersion).where(ModelVersion.entity_type == entity_type).values(active=False)
         )
         row.active = True
-    db.audit("cli", "model_activated", entity_type, version=version)
+        row.approved_by = approval.by
+        row.approved_at = now
+        row.approval_reason = approval.reason
+        # The row shows the latest decision; earlier ones stay in the audit log.
+        row.rejected_by = row.rejected_at = row.rejection_reason = None
+        validation = row.validation or {}
+        # In the same transaction: no activation without its record.
+        _audit(
+            session,
+            approval.by,
+            "model_approved",
+            entity_type,
+            version=version,
+            reason=approval.reason,
+            previous_version=previous_version or default_params(entity_type).version,
+            rollback=rollback,
+            validated=bool(validation),
+            validated_against=validation.get("against"),
+            flags=len(validation.get("flags", [])),
+        )
+    result = get_version(db, entity_type, version)
+    assert result is not None
+    return result
+
+
+def activate_version(
+    db: Database, entity_type: str, version: str, *, by: str | None, reason: str | None
+) -> ModelVersion:
+    """Make a stored version active again (a roll-back): an approval like any other."""
+    return approve_version(db, entity_type, version, Approval.required(by, reason))
+
+
+def reject_version(
+    db: Database, entity_type: str, version: str, *, by: str | None, reason: str | None
+) -> ModelVersion:
+    """Record that a candidate was looked at and declined; it stays stored, inactive."""
+    approval = Approval.required(by, reason)
+    with db.session() as session:
+        row = _row(session, entity_type, version)
+        if row.active:
+            raise ApprovalError(f"{entity_type} {version} is active: approve another version first")
+        row.rejected_by = approval.by
+        row.rejected_at = datetime.now(UTC)
+        row.rejection_reason = approval.reason
+        _audit(
+            session,
+            approval.by,
+            "model_rejected",
+            entity_type,
+            version=version,
+            reason=approval.reason,
+        )
+    result = get_version(db, entity_type, version)
+    assert result is not None
+    return result
+
+
+def store_validation(db: Database, entity_type: str, version: str, report: dict[str, Any]) -> None:
+    """Attach a validation report to a stored version (replacing an earlier one)."""
+    with db.session() as session:
+        _row(session, entity_type, version).validation = report
+    db.audit(
+        "model-validation",
+        "model_validated",
+        entity_type,
+        version=version,
+        against=report.get("against"),
+        **report.get("headline", {}),
+    )
 
 
 def list_versions(db: Database) -> list[ModelVersion]:
@@ -78,3 +206,46 @@ def list_versions(db: Database) -> list[ModelVersion]:
                 select(ModelVersion).order_by(ModelVersion.entity_type, ModelVersion.created_at)
             )
         )
+
+
+def _audit(session: Session, actor: str, action: str, subject: str, **details: Any) -> None:
+    session.add(
+        AuditEvent(
+            at=datetime.now(UTC), actor=actor, action=action, subject=subject, details=details
+        )
+    )
+
+
+def _row(session: Session, entity_type: str, version: str) -> ModelVersion:
+    row = session.scalars(
+        select(ModelVersion).where(
+            ModelVersion.entity_type == entity_type, ModelVersion.version == version
+        )
+    ).one_or_none()
+    if row is None:
+        raise ApprovalError(f"no stored {entity_type} model version {version!r}")
+    return row
+
+
+def _store_defaults_if_named(db: Database, entity_type: str, version: str) -> None:
+    """Store the built-in defaults as a version when ``version`` names them and none is."""
+    defaults = default_params(entity_type)
+    if version != defaults.version or get_version(db, entity_type, version) is not None:
+        return
+    with db.session() as session:
+        session.add(
+            ModelVersion(
+                entity_type=entity_type,
+                version=version,
+                # Older than any trained version, so that returning to it counts as a roll-back.
+                created_at=datetime(2000, 1, 1, tzinfo=UTC),
+                active=False,
+                params=defaults.to_json(),
+                training={"source": "built-in defaults (matching/defaults.py)"},
+            )
+        )
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes for timezone-aware columns; they are UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -15,7 +15,8 @@ gets the average of its session estimates, weighted by the matches each session 
 the prior follows from how many matches a session found and how often a match agrees on
 its fields. Comparisons no session can estimate keep their current m.
 
-Estimates are stored as a new model version; the starting point is the current model.
+Estimates are stored as a new, inactive model version (a candidate for approval); the
+starting point is the current model.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from sqlalchemy import func, select
 
 from matching.comparisons import COMPARISONS, Block, Comparison, Encoded
 from matching.model import ComparisonParams, ModelParams
-from matching.params_store import active_params, store_params
+from matching.params_store import Approval, ApprovalError, active_params, store_params
 from storage import Database
 from storage.models import Record
 
@@ -476,13 +477,19 @@ def train_entity_type(
     db: Database,
     entity_type: str,
     *,
-    activate: bool = True,
+    activate: bool = False,
+    approval: Approval | None = None,
     **options: Any,
 ) -> TrainingReport:
     """Estimate a new model for ``entity_type`` from its active records and store it.
 
+    The new version is a candidate: it scores nothing until approved
+    (:func:`matching.params_store.approve_version`). ``activate`` with an ``approval``
+    approves it at once, for a first load whose caller has decided so beforehand.
     ``options`` go to :func:`estimate_params`.
     """
+    if activate and approval is None:
+        raise ApprovalError("activating a trained model needs an approval: who and why")
     current = active_params(db)[entity_type]
     with db.session() as session:
         encoded = [
@@ -496,11 +503,12 @@ def train_entity_type(
     version = f"em-{datetime.now(UTC):%Y%m%dT%H%M%S}"
     params, report = estimate_params(entity_type, encoded, current, version=version, **options)
     if params is not None:
-        store_params(db, params, report.to_dict(), activate=activate)
+        store_params(db, params, report.to_dict(), activate=activate, approval=approval)
     return report
 
 
 def train_all(db: Database, **kwargs: Any) -> list[TrainingReport]:
+    """Train every entity type; keyword arguments as for :func:`train_entity_type`."""
     return [train_entity_type(db, entity_type, **kwargs) for entity_type in COMPARISONS]
 
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 DAGS_FOLDER = Path(__file__).resolve().parent.parent / "dags"
 VALIDATE_DAG = "validate_partner_records"
@@ -56,9 +57,13 @@ def migrate(home: Path) -> float:
     return time.monotonic() - started
 
 
-def run_dag(dag_id: str) -> tuple[str, str]:
-    """Run one DAG to completion in this process; returns (state, run id)."""
+def run_dag(dag_id: str, conf: dict[str, Any] | None = None) -> tuple[str, str]:
+    """Run one DAG to completion in this process; returns (state, run id).
+
+    ``conf`` is the run configuration: the DAG's params, as given when triggering a run.
+    """
     from airflow.dag_processing.dagbag import DagBag
 
-    dag_run = DagBag(dag_folder=DAGS_FOLDER, safe_mode=False).dags[dag_id].test()
+    dag = DagBag(dag_folder=DAGS_FOLDER, safe_mode=False).dags[dag_id]
+    dag_run = dag.test(run_conf=conf) if conf else dag.test()
     return str(dag_run.state), str(dag_run.run_id)

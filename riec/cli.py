@@ -22,7 +22,7 @@ app.add_typer(partner_app, name="partner")
 app.add_typer(match_app, name="match")
 app.add_typer(entities_app, name="entities")
 app.add_typer(broker_app, name="broker")
-model_app = typer.Typer(no_args_is_help=True, help="The linkage model: train, inspect, roll back.")
+model_app = typer.Typer(no_args_is_help=True, help="The linkage model: train, approve, roll back.")
 app.add_typer(model_app, name="model")
 deadletters_app = typer.Typer(no_args_is_help=True, help="The dead-letter topic.")
 app.add_typer(deadletters_app, name="deadletters")
@@ -415,65 +415,204 @@ def explain(
     out.print(history)
 
 
+_BY = typer.Option("--by", help="Who decides (name or user id); recorded with the version.")
+_REASON = typer.Option("--reason", help="Why; recorded with the version and in the audit log.")
+_NO_RELINK = typer.Option(
+    "--no-relink", help="Skip the trial relink (weights and flags only; faster on big data)."
+)
+
+
+def _decision_failed(exc: Exception) -> typer.Exit:
+    console.print(f"[red]error:[/red] {exc}")
+    return typer.Exit(2)
+
+
 @model_app.command("train")
 def model_train(
-    activate: Annotated[bool, typer.Option(help="Make the new version active.")] = True,
+    activate: Annotated[
+        bool,
+        typer.Option(help="Approve and activate the new versions at once (needs --by, --reason)."),
+    ] = False,
+    by: Annotated[str | None, _BY] = None,
+    reason: Annotated[str | None, _REASON] = None,
+    no_relink: Annotated[bool, _NO_RELINK] = False,
 ) -> None:
-    """Estimate m and u from the landed records (EM, no labels) and store a new version."""
+    """Estimate m and u from the landed records (EM, no labels); store and validate candidates.
+
+    A candidate scores nothing until approved with `riec model approve`.
+    """
+    from matching.params_store import Approval, ApprovalError, approve_version
     from matching.training import train_all
+    from matching.validation import headline_text, validate_candidates
     from storage import connect
 
-    for report in train_all(connect(_settings().resolved_database_url), activate=activate):
-        if report.skipped:
-            console.print(f"{report.entity_type}: skipped, {report.skipped}")
-        else:
+    approval = None
+    if activate:
+        try:
+            approval = Approval.required(by, reason)
+        except ApprovalError as exc:
+            raise _decision_failed(exc) from exc
+    db = connect(_settings().resolved_database_url)
+    try:
+        reports = train_all(db)
+        trained = [(r.entity_type, r.version) for r in reports if not r.skipped and r.version]
+        validated = validate_candidates(db, trained, relink=not no_relink)
+        for report in reports:
+            if report.skipped or not report.version:
+                console.print(f"{report.entity_type}: skipped, {report.skipped}")
+                continue
             console.print(
                 f"{report.entity_type}: {report.version} from {report.blocked_pairs} blocked "
-                f"pairs, {report.iterations} EM iterations, prior {report.prior:.4f}"
+                f"pairs, {report.iterations} EM iterations, prior {report.prior:.4g}; "
+                f"{headline_text(validated[(report.entity_type, report.version)])}"
             )
+        for entity_type, version in trained:
+            if approval is not None:
+                approve_version(db, entity_type, version, approval)
+                console.print(f"{entity_type}: {version} approved by {approval.by}, now active")
+            else:
+                console.print(
+                    f"{entity_type}: {version} is a candidate; read `riec model report "
+                    f"{entity_type} {version}`, then `riec model approve {entity_type} "
+                    f"{version} --by NAME --reason TEXT`"
+                )
+    finally:
+        db.dispose()
+
+
+@model_app.command("validate")
+def model_validate(
+    entity_type: Annotated[str, typer.Argument(help="person, company, address or vehicle.")],
+    version: Annotated[str, typer.Argument(help="A stored version, see `riec model show`.")],
+    no_relink: Annotated[bool, _NO_RELINK] = False,
+) -> None:
+    """(Re)compute a version's validation report against the model active now."""
+    from matching.validation import headline_text, validate_version
+    from storage import connect
+
+    db = connect(_settings().resolved_database_url)
+    try:
+        report = validate_version(db, entity_type, version, relink=not no_relink)
+    except LookupError as exc:
+        raise _decision_failed(exc) from exc
+    finally:
+        db.dispose()
+    console.print(f"{entity_type} {version} against {report['against']}: {headline_text(report)}")
+
+
+@model_app.command("approve")
+def model_approve(
+    entity_type: Annotated[str, typer.Argument(help="person, company, address or vehicle.")],
+    version: Annotated[str, typer.Argument(help="A stored version, or the built-in default.")],
+    by: Annotated[str, _BY],
+    reason: Annotated[str, _REASON],
+) -> None:
+    """Make a stored version the active model, recording who approved it, when and why."""
+    from matching.params_store import Approval, ApprovalError, approve_version
+    from matching.validation import headline_text
+    from storage import connect
+
+    db = connect(_settings().resolved_database_url)
+    try:
+        row = approve_version(db, entity_type, version, Approval.required(by, reason))
+    except ApprovalError as exc:
+        raise _decision_failed(exc) from exc
+    finally:
+        db.dispose()
+    if row.validation is None:
+        console.print(f"[yellow]note:[/yellow] {entity_type} {version} has no validation report")
+    console.print(
+        f"{entity_type}: {version} approved by {row.approved_by}, now active "
+        f"({headline_text(row.validation)})"
+    )
+
+
+@model_app.command("rollback")
+def model_rollback(
+    entity_type: Annotated[str, typer.Argument(help="person, company, address or vehicle.")],
+    version: Annotated[str, typer.Argument(help="An earlier version, or the built-in default.")],
+    by: Annotated[str, _BY],
+    reason: Annotated[str, _REASON],
+) -> None:
+    """Make an earlier version active again; recorded as an approval, like `approve`."""
+    from matching.params_store import ApprovalError, activate_version
+    from storage import connect
+
+    db = connect(_settings().resolved_database_url)
+    try:
+        row = activate_version(db, entity_type, version, by=by, reason=reason)
+    except ApprovalError as exc:
+        raise _decision_failed(exc) from exc
+    finally:
+        db.dispose()
+    console.print(f"{entity_type}: {version} active again, approved by {row.approved_by}")
+
+
+@model_app.command("reject")
+def model_reject(
+    entity_type: Annotated[str, typer.Argument(help="person, company, address or vehicle.")],
+    version: Annotated[str, typer.Argument(help="A stored candidate.")],
+    by: Annotated[str, _BY],
+    reason: Annotated[str, _REASON],
+) -> None:
+    """Record that a candidate was reviewed and declined; it stays stored and inactive."""
+    from matching.params_store import ApprovalError, reject_version
+    from storage import connect
+
+    db = connect(_settings().resolved_database_url)
+    try:
+        reject_version(db, entity_type, version, by=by, reason=reason)
+    except ApprovalError as exc:
+        raise _decision_failed(exc) from exc
+    finally:
+        db.dispose()
+    console.print(f"{entity_type}: {version} rejected by {by.strip()}")
 
 
 @model_app.command("show")
 def model_show(
     entity_type: Annotated[str | None, typer.Argument()] = None,
 ) -> None:
-    """Show stored model versions and the active parameters (m, u, weight per level)."""
-    from rich.table import Table
-
-    from matching.comparisons import COMPARISONS
+    """Show stored versions (status, approval, validation) and the active parameters."""
     from matching.params_store import active_params, list_versions
+    from riec.model_review import parameters_table, versions_table
     from storage import connect
 
     db = connect(_settings().resolved_database_url)
     out = Console()
-    versions = Table(title="Stored model versions")
-    for column in ("entity type", "version", "created", "active"):
-        versions.add_column(column)
-    for row in list_versions(db):
-        versions.add_row(
-            row.entity_type, row.version, str(row.created_at)[:19], "yes" if row.active else ""
-        )
-    out.print(versions)
+    rows = [r for r in list_versions(db) if not entity_type or r.entity_type == entity_type]
+    out.print(versions_table(rows))
     for kind, params in active_params(db).items():
-        if entity_type and kind != entity_type:
-            continue
-        table = Table(
-            title=f"{kind}: {params.version} (prior {params.prior:.4f}, "
-            f"threshold {params.threshold})"
-        )
-        for column in ("comparison", "level", "m", "u", "weight"):
-            table.add_column(column)
-        for comparison in COMPARISONS[kind]:
-            p = params.comparisons[comparison.name]
-            for level, label in enumerate(comparison.labels):
-                table.add_row(
-                    comparison.name,
-                    label,
-                    f"{p.m[level]:.4f}",
-                    f"{p.u[level]:.6f}",
-                    f"{p.weight(level):+.2f}",
-                )
-        out.print(table)
+        if not entity_type or kind == entity_type:
+            out.print(parameters_table(params))
+    db.dispose()
+
+
+@model_app.command("report")
+def model_report(
+    entity_type: Annotated[str, typer.Argument(help="person, company, address or vehicle.")],
+    version: Annotated[str, typer.Argument(help="A stored version, see `riec model show`.")],
+    top: Annotated[int, typer.Option(help="Weight changes to list, largest first.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the stored report as JSON.")] = (
+        False
+    ),
+) -> None:
+    """A version's validation report: what it would change, weight changes, flags."""
+    import json
+
+    from matching.params_store import get_version
+    from riec.model_review import print_report
+    from storage import connect
+
+    db = connect(_settings().resolved_database_url)
+    row = get_version(db, entity_type, version)
+    db.dispose()
+    if row is None:
+        raise _decision_failed(LookupError(f"no stored {entity_type} model version {version!r}"))
+    if as_json:
+        typer.echo(json.dumps(row.validation, indent=2, sort_keys=True))
+    else:
+        print_report(Console(), row, top=top)
 
 
 @broker_app.command("run")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,10 +11,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.models import AuditEvent, Base
+
+log = logging.getLogger("riec.storage")
 
 
 @dataclass
@@ -59,7 +63,47 @@ def connect(url: str, *, create: bool = True) -> Database:
         event.listen(engine, "connect", _sqlite_pragmas)
     if create:
         Base.metadata.create_all(engine)
+        add_missing_columns(engine)
     return Database(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
+
+
+def add_missing_columns(engine: Engine) -> list[str]:
+    """Add nullable columns the models have and an existing table lacks; the names added.
+
+    ``create_all`` creates missing tables but never alters one, so a database made by an
+    earlier release would lack columns added since. Until there are migrations, a nullable
+    column is added here (old rows get NULL, which the code reads as "not yet known"). A
+    missing NOT NULL column is left alone: it needs a migration with a value for old rows.
+    """
+    added: list[str] = []
+    existing_tables = set(inspect(engine).get_table_names())
+    quote = engine.dialect.identifier_preparer.quote
+    for table in Base.metadata.sorted_tables:
+        if table.name not in existing_tables:
+            continue
+        present = {c["name"] for c in inspect(engine).get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present or not column.nullable:
+                continue
+            column_type = column.type.compile(dialect=engine.dialect)
+            # IF NOT EXISTS (PostgreSQL) and the duplicate check below (SQLite, which lacks
+            # it) let several processes start at once against the same database.
+            if_not_exists = "IF NOT EXISTS " if engine.dialect.name == "postgresql" else ""
+            statement = (
+                f"ALTER TABLE {quote(table.name)} ADD COLUMN {if_not_exists}"
+                f"{quote(column.name)} {column_type}"
+            )
+            try:
+                with engine.begin() as conn:
+                    conn.execute(text(statement))
+            except DBAPIError as error:
+                if "duplicate column" not in str(error.orig).lower():
+                    raise
+                continue
+            added.append(f"{table.name}.{column.name}")
+    if added:
+        log.warning("added missing columns: %s", ", ".join(added))
+    return added
 
 
 @contextmanager

@@ -128,7 +128,14 @@ class EntityEvent(Base):
 
 
 class ModelVersion(Base):
-    """A stored, versioned set of linkage model parameters (m, u, prior) per entity type."""
+    """A stored, versioned set of linkage model parameters (m, u, prior) per entity type.
+
+    Training stores a candidate; it becomes active only through an approval, which names
+    who approved it, when and why (the audit log keeps every approval, the row the latest).
+    The validation report says what the candidate would change against the model that
+    was active when it was computed; it is kept apart from ``training`` because it can
+    be recomputed against a later active model, while the training report cannot change.
+    """
 
     __tablename__ = "model_versions"
     __table_args__ = (UniqueConstraint("entity_type", "version", name="uq_model_version"),)
@@ -140,6 +147,15 @@ class ModelVersion(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=False)
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     training: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Columns added after the first release are nullable: storage.database adds them to
+    # existing databases on connect.
+    validation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    approved_by: Mapped[str | None] = mapped_column(String(128))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    approval_reason: Mapped[str | None] = mapped_column(Text)
+    rejected_by: Mapped[str | None] = mapped_column(String(128))
+    rejected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Relationship(Base):

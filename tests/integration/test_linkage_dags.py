@@ -65,16 +65,18 @@ def landed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
         get_settings.cache_clear()
 
 
-def test_training_dag_stores_an_active_model_per_entity_type(landed: Database) -> None:
+def test_training_dag_stores_a_candidate_model_per_entity_type(landed: Database) -> None:
     state, _ = run_dag("train_linkage_model")
     assert state == "success"
     with landed.session() as session:
-        versions = session.scalars(select(ModelVersion).where(ModelVersion.active)).all()
+        versions = session.scalars(select(ModelVersion)).all()
     trained = {v.entity_type for v in versions}
     assert "person" in trained
+    assert not any(v.active for v in versions)  # candidates until someone approves them
     person = next(v for v in versions if v.entity_type == "person")
     assert person.version.startswith("em-")
     assert person.training["blocked_pairs"] > 0
+    assert person.validation is not None
     m = person.params["comparisons"]["bsn"]["m"]
     assert abs(sum(m) - 1) < 1e-6
 
