@@ -233,10 +233,9 @@ class Linker:
         ]
         if rows:
             session.execute(insert(BlockingKey.__table__), rows)
-        blocks = self._blocks(session, items, keys)
+        blocks, sizes = self._blocks(session, items, keys)
         records = self._candidate_encodings(session, items, keys, blocks)
         totals = self._totals(session) if self.config.term_frequencies else {}
-        frequencies = self._frequencies(session, items, keys) if totals else {}
         pairs: dict[str, set[tuple[int, int]]] = defaultdict(set)
         for item in items:
             for cid in self._candidate_ids(item, keys[item.id], blocks):
@@ -245,9 +244,7 @@ class Linker:
                     pairs[item.entity_type].add((min(item.id, cid), max(item.id, cid)))
         links: list[dict[str, Any]] = []
         for entity_type, type_pairs in sorted(pairs.items()):
-            links.extend(
-                self._score(entity_type, sorted(type_pairs), records, blocks, frequencies, totals)
-            )
+            links.extend(self._score(entity_type, sorted(type_pairs), records, sizes, totals))
         if links:
             session.execute(insert(Link.__table__), links)
         for item in items:
@@ -260,45 +257,54 @@ class Linker:
 
     def _blocks(
         self, session: Session, items: Sequence[ToLink], keys: dict[int, set[str]]
-    ) -> dict[tuple[str, str], list[int]]:
-        """(entity type, key) -> ids of the active records carrying that key.
+    ) -> tuple[dict[tuple[str, str], list[int]], dict[tuple[str, str], int]]:
+        """The blocks of the batch's keys: their members, and how many records each holds.
 
-        The batch's own keys are already indexed, so one self-join on the batch's record ids
-        finds every block they are in (a few statements, instead of one per 500 keys).
+        Returns ``(members, sizes)``, both keyed by (entity type, key). ``sizes`` covers
+        every key of the batch, counted values included (term frequencies); ``members``
+        only the blocks that can make candidate pairs: two to ``max_block_size`` records,
+        not counted values. An oversized block (a long street, a common word in company
+        names, thousands of De Jongs) is counted in the database and never read: reading
+        its members batch after batch cost more than all the scoring.
+
+        The batch's own keys are already indexed, so one statement per 500 records finds
+        every block they are in.
         """
         del keys  # the batch's keys are read back from the index
-        mine = aliased(BlockingKey)
-        theirs = aliased(BlockingKey)
-        blocks: dict[tuple[str, str], set[int]] = defaultdict(set)
+        limit = self.config.max_block_size
+        members: dict[tuple[str, str], list[int]] = defaultdict(list)
+        sizes: dict[tuple[str, str], int] = {}
         for chunk in _chunks(sorted(item.id for item in items)):
-            for key, entity_type, record_id in session.execute(
-                select(theirs.key, theirs.entity_type, theirs.record_id)
-                .join(mine, (mine.key == theirs.key) & (mine.entity_type == theirs.entity_type))
-                .where(mine.record_id.in_(chunk), ~mine.key.startswith(FREQUENCY_PREFIX))
+            mine = (
+                select(BlockingKey.entity_type, BlockingKey.key)
+                .where(BlockingKey.record_id.in_(chunk))
+                .distinct()
+                .cte("mine")
+            )
+            block = aliased(BlockingKey)
+            counted = (
+                select(block.entity_type, block.key, func.count().label("size"))
+                .join(mine, (mine.c.entity_type == block.entity_type) & (mine.c.key == block.key))
+                .group_by(block.entity_type, block.key)
+                .cte("counted")
+            )
+            member = aliased(BlockingKey)
+            readable = (
+                (member.entity_type == counted.c.entity_type)
+                & (member.key == counted.c.key)
+                & (counted.c.size > 1)
+                & (counted.c.size <= limit)
+                & ~counted.c.key.startswith(FREQUENCY_PREFIX)
+            )
+            for entity_type, key, size, record_id in session.execute(
+                select(counted.c.entity_type, counted.c.key, counted.c.size, member.record_id)
+                .select_from(counted)
+                .outerjoin(member, readable)
             ):
-                blocks[(entity_type, key)].add(record_id)
-        return {block: sorted(ids) for block, ids in blocks.items()}
-
-    def _frequencies(
-        self, session: Session, items: Sequence[ToLink], keys: dict[int, set[str]]
-    ) -> dict[tuple[str, str], int]:
-        """(entity type, counted value) -> how many active records hold it.
-
-        Counted, not read like blocks: a common surname is held by thousands of records.
-        """
-        wanted: dict[str, set[str]] = defaultdict(set)
-        for item in items:
-            wanted[item.entity_type].update(k for k in keys[item.id] if is_frequency_key(k))
-        found: dict[tuple[str, str], int] = {}
-        for entity_type, type_keys in wanted.items():
-            for chunk in _chunks(sorted(type_keys)):
-                for key, n in session.execute(
-                    select(BlockingKey.key, func.count())
-                    .where(BlockingKey.entity_type == entity_type, BlockingKey.key.in_(chunk))
-                    .group_by(BlockingKey.key)
-                ):
-                    found[(entity_type, key)] = n
-        return found
+                sizes[(entity_type, key)] = size
+                if record_id is not None:
+                    members[(entity_type, key)].append(record_id)
+        return {block: sorted(set(ids)) for block, ids in members.items()}, sizes
 
     def _candidate_ids(
         self, item: ToLink, keys: set[str], blocks: dict[tuple[str, str], list[int]]
@@ -388,8 +394,7 @@ class Linker:
         entity_type: str,
         pairs: list[tuple[int, int]],
         records: dict[int, ToLink],
-        blocks: dict[tuple[str, str], list[int]],
-        frequencies: dict[tuple[str, str], int],
+        sizes: dict[tuple[str, str], int],
         totals: dict[str, int],
     ) -> list[dict[str, Any]]:
         """Score all candidate pairs of one entity type at once; return the links."""
@@ -399,9 +404,7 @@ class Linker:
         left = np.array([row[a] for a, _ in pairs], dtype=np.int64)
         right = np.array([row[b] for _, b in pairs], dtype=np.int64)
         scorer = self.scorers[entity_type]
-        counts, total = self._term_counts(
-            entity_type, [records[rid] for rid in ids], blocks, frequencies, totals
-        )
+        counts, total = self._term_counts(entity_type, [records[rid] for rid in ids], sizes, totals)
         scores = scorer.score_pairs(block, left, right, counts, total)
         keep = (scores.probabilities >= scorer.params.threshold) & ~scores.conflicts
         now = _now()
@@ -422,25 +425,22 @@ class Linker:
         self,
         entity_type: str,
         rows: list[ToLink],
-        blocks: dict[tuple[str, str], list[int]],
-        frequencies: dict[tuple[str, str], int],
+        sizes: dict[tuple[str, str], int],
         totals: dict[str, int],
     ) -> tuple[dict[str, np.ndarray] | None, int]:
         """Per counted field and block row: how many records carry that row's value.
 
-        Tokens are counted by their blocks, filter values by :meth:`_frequencies`, which
-        counts the batch's own values: where two records hold the same value, one of them
-        is in the batch, so the pair's count is known.
+        ``sizes`` holds the batch's own keys: where two records hold the same value, one of
+        them is in the batch, so the pair's count is known.
         """
         total = totals.get(entity_type, 0)
         if total < self.config.min_records_for_tf:
             return None, 0
-
-        def count(key: str) -> int:
-            found = frequencies.get((entity_type, key))
-            return found if found is not None else len(blocks.get((entity_type, key), ()))
-
-        return term_counts(entity_type, [r.encoded for r in rows], count), total
+        return term_counts(
+            entity_type,
+            [r.encoded for r in rows],
+            lambda key: sizes.get((entity_type, key), 0),
+        ), total
 
     # -- detaching ----------------------------------------------------------------------
 

@@ -5,13 +5,18 @@ from __future__ import annotations
 import logging
 import secrets
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from riec.settings import Settings
+
+if TYPE_CHECKING:
+    from storage import Database
 
 app = typer.Typer(no_args_is_help=True, help="RIEC cross-partner signal matching.")
 partner_app = typer.Typer(no_args_is_help=True, help="Partner side: keys and pushing records.")
@@ -427,6 +432,21 @@ def _decision_failed(exc: Exception) -> typer.Exit:
     return typer.Exit(2)
 
 
+@contextmanager
+def _model_database() -> Iterator[Database]:
+    """The database for a model decision; a refused decision or unknown version exits 2."""
+    from matching.params_store import ApprovalError
+    from storage import connect
+
+    db = connect(_settings().resolved_database_url)
+    try:
+        yield db
+    except (ApprovalError, LookupError) as exc:
+        raise _decision_failed(exc) from exc
+    finally:
+        db.dispose()
+
+
 @model_app.command("train")
 def model_train(
     activate: Annotated[
@@ -488,15 +508,9 @@ def model_validate(
 ) -> None:
     """(Re)compute a version's validation report against the model active now."""
     from matching.validation import headline_text, validate_version
-    from storage import connect
 
-    db = connect(_settings().resolved_database_url)
-    try:
+    with _model_database() as db:
         report = validate_version(db, entity_type, version, relink=not no_relink)
-    except LookupError as exc:
-        raise _decision_failed(exc) from exc
-    finally:
-        db.dispose()
     console.print(f"{entity_type} {version} against {report['against']}: {headline_text(report)}")
 
 
@@ -508,17 +522,11 @@ def model_approve(
     reason: Annotated[str, _REASON],
 ) -> None:
     """Make a stored version the active model, recording who approved it, when and why."""
-    from matching.params_store import Approval, ApprovalError, approve_version
+    from matching.params_store import Approval, approve_version
     from matching.validation import headline_text
-    from storage import connect
 
-    db = connect(_settings().resolved_database_url)
-    try:
+    with _model_database() as db:
         row = approve_version(db, entity_type, version, Approval.required(by, reason))
-    except ApprovalError as exc:
-        raise _decision_failed(exc) from exc
-    finally:
-        db.dispose()
     if row.validation is None:
         console.print(f"[yellow]note:[/yellow] {entity_type} {version} has no validation report")
     console.print(
@@ -535,16 +543,10 @@ def model_rollback(
     reason: Annotated[str, _REASON],
 ) -> None:
     """Make an earlier version active again; recorded as an approval, like `approve`."""
-    from matching.params_store import ApprovalError, activate_version
-    from storage import connect
+    from matching.params_store import activate_version
 
-    db = connect(_settings().resolved_database_url)
-    try:
+    with _model_database() as db:
         row = activate_version(db, entity_type, version, by=by, reason=reason)
-    except ApprovalError as exc:
-        raise _decision_failed(exc) from exc
-    finally:
-        db.dispose()
     console.print(f"{entity_type}: {version} active again, approved by {row.approved_by}")
 
 
@@ -556,16 +558,10 @@ def model_reject(
     reason: Annotated[str, _REASON],
 ) -> None:
     """Record that a candidate was reviewed and declined; it stays stored and inactive."""
-    from matching.params_store import ApprovalError, reject_version
-    from storage import connect
+    from matching.params_store import reject_version
 
-    db = connect(_settings().resolved_database_url)
-    try:
+    with _model_database() as db:
         reject_version(db, entity_type, version, by=by, reason=reason)
-    except ApprovalError as exc:
-        raise _decision_failed(exc) from exc
-    finally:
-        db.dispose()
     console.print(f"{entity_type}: {version} rejected by {by.strip()}")
 
 

@@ -6,6 +6,7 @@ the broker path is covered by test_end_to_end.py.
 
 from __future__ import annotations
 
+import math
 import random
 import uuid
 from collections.abc import Iterator
@@ -330,3 +331,43 @@ def test_common_surnames_count_for_less_and_never_make_candidates(db: Database) 
         envelope["attributes"]["blocking"] = [P.blocking_key("person", f"only-{i}")]
     land_all(db, loners, Linker(LinkerConfig(min_records_for_tf=2), params=eager))
     assert entity_of(db, "gemeente-l0", "L0") != entity_of(db, "gemeente-l1", "L1")
+
+
+def test_oversized_blocks_make_no_pairs_but_still_count(db: Database) -> None:
+    eager = {t: default_params(t) for t in ("person", "company", "address", "vehicle")}
+    eager["person"].threshold = 1e-9  # every compared pair links
+    linker = Linker(LinkerConfig(max_block_size=3, min_records_for_tf=2), params=eager)
+
+    def alone(
+        record_id: str, blocking: str, bsn: str | None = None, birth: str = "1980-05-17"
+    ) -> dict[str, Any]:
+        envelope = person(
+            f"gemeente-{record_id}", record_id, surname="x", given="y", birth=birth, bsn=bsn
+        )
+        envelope["attributes"]["blocking"] = [P.blocking_key("person", blocking)]
+        return envelope
+
+    # Three people with different BSNs share a date of birth (compared, never linked);
+    # then the date's block holds four records, over the limit of three: X, sharing only
+    # the date, is compared with nobody. A and B also share a small block: they are
+    # compared, and their equal date counts as a value six records hold.
+    land_all(
+        db,
+        [alone(r, f"only-{r}", bsn) for r, bsn in zip("cde", BSNS, strict=True)]
+        + [alone("x", "only-x")]
+        + [alone(r, "small") for r in "ab"],
+        linker,
+    )
+    groups = partition(db)
+    assert frozenset({("gemeente-a", "a"), ("gemeente-b", "b")}) in groups
+    assert frozenset({("gemeente-x", "x")}) in groups
+    assert len(groups) == 5
+    with db.session() as session:
+        links = session.scalars(select(Link)).all()
+        (pair,) = [link for link in links if "bsn" not in link.contributions]
+    birth = eager["person"].comparisons["birth_date"]
+    expected = math.log2(birth.m[0] / ((4 + 1) / (6 + 1 / birth.u[0])))
+    assert pair.contributions["birth_date"]["weight"] == pytest.approx(expected, abs=1e-3)
+
+
+BSNS = ("100000009", "200000007", "300000005")
