@@ -147,7 +147,7 @@ class RecordEncoder:
             parts.filters["place"] = self.p.bloom("place", address.city)
         # Street by sound, blanks dropped ("Dorps straat" is "Dorpsstraat"), so that a
         # typo in the street or the place still meets.
-        street = phonetic_key(address.street.replace(" ", "")) if address.street else ""
+        street = _street_sound(address.street) if address.street else ""
         if street and address.city:
             city = phonetic_key(address.city.replace(" ", ""))
             parts.blocking.add(self.p.blocking_key("street_city", f"{street}|{city}"))
@@ -331,18 +331,21 @@ def _person_blocking_values(
         values.append(f"names|{pair[0]}|{pair[1]}")
     elif surname and initial:
         values.append(f"sn-init|{surname}|{initial}")
+    given = phonetic_key(name.given_names[0]) if name.given_names else ""
+    either_name = sorted({surname, given} - {""})
     if address is not None and address.house:
         # Either name with the house number (one key label for both, so that exchanged
         # names meet too): for records whose names and date of birth both have errors.
-        given = phonetic_key(name.given_names[0]) if name.given_names else ""
-        values.extend(
-            f"name-nr|{key}|{address.house.number}" for key in sorted({surname, given} - {""})
-        )
+        values.extend(f"name-nr|{key}|{address.house.number}" for key in either_name)
     if address is not None and address.street:
         # Either name with the street: for records whose date, house number and place all
         # differ or are missing (a number typed the other way round, a move along the
         # street, a misspelt place). Few people of one name live in one street name.
-        given = phonetic_key(name.given_names[0]) if name.given_names else ""
-        street = phonetic_key(address.street.replace(" ", ""))
-        values.extend(f"name-street|{key}|{street}" for key in sorted({surname, given} - {""}))
+        street = _street_sound(address.street)
+        values.extend(f"name-street|{key}|{street}" for key in either_name)
     return values
+
+
+def _street_sound(street: str) -> str:
+    """A street by sound, blanks dropped ("Dorps straat" is "Dorpsstraat")."""
+    return phonetic_key(street.replace(" ", ""))
