@@ -353,10 +353,7 @@ def non_match_u(
     present = vectors >= 0
     safe = np.where(present, vectors, 0)
     totals = present.sum(axis=0)
-    counts = [
-        np.bincount(safe[present[:, j], j], minlength=len(m[j])).astype(float)
-        for j in range(vectors.shape[1])
-    ]
+    counts = _level_counts(vectors, [len(m_j) for m_j in m])
     u = [
         _floored((c / max(t, 1) - prior * np.asarray(m_j)) / (1.0 - prior), t)
         for c, m_j, t in zip(counts, m, totals, strict=True)
