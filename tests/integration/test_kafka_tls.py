@@ -280,6 +280,27 @@ def _security_from_env(monkeypatch: pytest.MonkeyPatch, **variables: str | Path)
     return Settings()
 
 
+def _tls_settings(
+    endpoint: TlsBroker, pki: Pki, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Settings:
+    """Settings of one test against ``endpoint``, with TLS from RIEC_KAFKA_* variables."""
+    security = _security_from_env(monkeypatch, security_protocol="SSL", ssl_cafile=pki.ca_file)
+    run = uuid.uuid4().hex[:8]
+    return security.model_copy(
+        update={
+            "data_dir": tmp_path / "var",
+            "database_url": f"sqlite:///{tmp_path / 'riec.db'}",
+            "bootstrap_servers": endpoint.bootstrap,
+            "topic_prefix": f"t{run}.partner.",
+            "dead_letter_topic": f"t{run}.deadletter",
+            "consumer_group": f"t{run}-matching",
+            "session_timeout_ms": 6_000,
+            "heartbeat_interval_ms": 1_000,
+            "metrics_port": 0,
+        }
+    )
+
+
 def _read(consumer: KafkaConsumer, expected: int, timeout: float = 30.0) -> list[Any]:
     """Messages until ``expected`` have come, then whatever else arrives within a moment."""
     messages: list[Any] = []
@@ -325,21 +346,7 @@ def test_matching_service_consumes_and_dead_letters_over_tls(
     tmp_path: Path,
 ) -> None:
     endpoint = tls_broker(_server_context(pki.server))
-    security = _security_from_env(monkeypatch, security_protocol="SSL", ssl_cafile=pki.ca_file)
-    run = uuid.uuid4().hex[:8]
-    settings = security.model_copy(
-        update={
-            "data_dir": tmp_path / "var",
-            "database_url": f"sqlite:///{tmp_path / 'riec.db'}",
-            "bootstrap_servers": endpoint.bootstrap,
-            "topic_prefix": f"t{run}.partner.",
-            "dead_letter_topic": f"t{run}.deadletter",
-            "consumer_group": f"t{run}-matching",
-            "session_timeout_ms": 6_000,
-            "heartbeat_interval_ms": 1_000,
-            "metrics_port": 0,
-        }
-    )
+    settings = _tls_settings(endpoint, pki, monkeypatch, tmp_path)
     options = client_options(settings)
     topic = settings.partner_topic("gemeente-x")
     ensure_topics(settings.bootstrap_servers, [topic, settings.dead_letter_topic], **options)
@@ -439,16 +446,7 @@ def test_topic_setup_and_a_partner_push_go_over_tls(
     from riec.pipeline import create_topics
 
     endpoint = tls_broker(_server_context(pki.server))
-    security = _security_from_env(monkeypatch, security_protocol="SSL", ssl_cafile=pki.ca_file)
-    run = uuid.uuid4().hex[:8]
-    settings = security.model_copy(
-        update={
-            "data_dir": tmp_path / "var",
-            "bootstrap_servers": endpoint.bootstrap,
-            "topic_prefix": f"t{run}.partner.",
-            "dead_letter_topic": f"t{run}.deadletter",
-        }
-    )
+    settings = _tls_settings(endpoint, pki, monkeypatch, tmp_path)
     create_topics(settings, ["gemeente-x"], partitions=1)
     export = tmp_path / "meldingen.csv"
     export.write_text(
