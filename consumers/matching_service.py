@@ -31,6 +31,7 @@ from typing import Any
 
 from kafka import (
     ConsumerRebalanceListener,
+    KafkaAdminClient,
     KafkaConsumer,
     KafkaProducer,
     OffsetAndMetadata,
@@ -54,6 +55,7 @@ from consumers.landing import Outcome, Source, land_batch
 from consumers.leak_guard import check_envelope
 from consumers.logs import describe_error, log_event
 from consumers.metrics import Health, MetricsServer, ServiceMetrics
+from consumers.progress import GroupProgress
 from contract import EnvelopeError, decode_envelope, load_sharing_rules
 from matching.linker import Linker
 from matching.params_store import active_params, active_versions
@@ -149,6 +151,7 @@ class MatchingService:
         self._stop = False
         self._lag_updated = 0.0
         self.consumer: KafkaConsumer | None = None
+        self.progress: GroupProgress | None = None
         self.dead_letters: DeadLetters | None = None
         self.metrics_server: MetricsServer | None = None
 
@@ -173,6 +176,28 @@ class MatchingService:
         self.consumer.subscribe(
             pattern=f"^{re.escape(s.topic_prefix)}.+", listener=_Rebalance(self)
         )
+        # Outside the group: it only fetches, to find where partitions end.
+        probe = KafkaConsumer(
+            bootstrap_servers=s.bootstrap_servers.split(","),
+            group_id=None,
+            client_id="riec-matching-progress",
+            enable_auto_commit=False,
+            fetch_max_wait_ms=100,
+            max_partition_fetch_bytes=64 * 1024,
+            **security,
+        )
+        admin = KafkaAdminClient(
+            bootstrap_servers=s.bootstrap_servers.split(","),
+            client_id="riec-matching-progress",
+            request_timeout_ms=10_000,
+            **security,
+        )
+        self.progress = GroupProgress(
+            s.consumer_group,
+            admin,
+            probe,
+            lambda t: t.startswith(s.topic_prefix) and t != s.topic_prefix,
+        )
         producer = KafkaProducer(
             bootstrap_servers=s.bootstrap_servers.split(","),
             acks="all",
@@ -194,6 +219,8 @@ class MatchingService:
         signal.signal(signal.SIGINT, self.stop)
 
     def close(self) -> None:
+        if self.progress is not None:
+            self.progress.close()
         if self.consumer is not None:
             # Leaves the group, so partitions move on at once; bounded for an absent broker.
             self.consumer.close(autocommit=False, timeout_ms=10_000)
@@ -310,16 +337,21 @@ class MatchingService:
         return lags
 
     def _caught_up(self) -> bool:
-        assert self.consumer is not None
-        if not self.consumer.assignment():
-            # No partitions yet: either no partner topics exist or the group is joining.
-            return bool(self.stats.batches) or not self._partner_topics_exist()
-        lags = self._update_lag(force=True)
-        return lags is not None and not any(lags.values())
+        """Whether the group has committed every partition of its topics to the end.
 
-    def _partner_topics_exist(self) -> bool:
-        assert self.consumer is not None
-        return any(t.startswith(self.settings.topic_prefix) for t in self.consumer.topics())
+        Not only this member's partitions: a member that owns none, or a few, is not done
+        while another partition lags, and is done when nothing is left, whoever consumed it.
+        """
+        assert self.progress is not None
+        try:
+            progress = self.progress.progress()
+        except KafkaError as exc:
+            log_event(log, "progress_unknown", logging.DEBUG, error=describe_error(exc))
+            return False
+        lagging = _names(tp for tp, p in progress.items() if p.lag)
+        if lagging:
+            log_event(log, "not_caught_up", logging.DEBUG, partitions=lagging[:10])
+        return not lagging
 
     # -- one batch ----------------------------------------------------------------------
 
