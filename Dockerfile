@@ -25,12 +25,12 @@ WORKDIR /opt/airflow/riec-src
 # Dependencies first, from pyproject.toml alone: this layer stays cached while only our
 # code changes. Pinning apache-airflow keeps pip from replacing the image's Airflow.
 COPY --chown=airflow:0 pyproject.toml ./
-RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; open('/tmp/requirements.txt', 'w').write('\n'.join(deps) + '\n')" \
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; deps = p['dependencies'] + p['optional-dependencies']['riec']; open('/tmp/requirements.txt', 'w').write('\n'.join(deps) + '\n')" \
     && pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
 COPY --chown=airflow:0 . ./
-RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" . \
+RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" ".[riec]" \
     && riec --help > /dev/null
 
 COPY --chown=airflow:0 dags/ /opt/airflow/dags/

@@ -30,6 +30,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
+from core.settings import RiecSettings
 from matching.comparisons import Block
 from matching.evaluation import Clustering, LinkageMetrics, RecordKey, evaluate, read_entities
 from matching.linker import Linker, LinkerConfig, is_frequency_key, term_counts
@@ -42,7 +43,6 @@ from partner.push import FIELD_DROPPED, PushReport
 from riec.broker import LocalBroker
 from riec.export import export_entities
 from riec.pipeline import PartnerFile, create_topics, match_until_caught_up, push_files
-from riec.settings import Settings
 from storage import BlockingKey, Database, Link, Record, connect
 from storage.database import scratch_schema
 
@@ -164,7 +164,7 @@ def run_path(
     cleanup.append(lambda: db_context.__exit__(None, None, None))
     try:
         run = uuid.uuid4().hex[:8]
-        settings = Settings(
+        settings = RiecSettings(
             data_dir=work,
             database_url=url,
             bootstrap_servers=broker.bootstrap,

@@ -48,13 +48,13 @@ from harness import fresh_database
 from kafka import KafkaProducer
 from sqlalchemy import create_engine, func, select
 
+from core.settings import RiecSettings
 from partner.csv_source import read_rows
 from partner.errors import InvalidValue
 from partner.pseudonymise import Pseudonymiser
 from partner.push import EnvelopeBuilder, PushOptions
 from riec.broker import LocalBroker, free_port
 from riec.pipeline import PartnerFile, create_topics, push_files
-from riec.settings import Settings
 from storage import Record, connect
 from synthetic.generator import generate_dataset
 
@@ -65,7 +65,7 @@ GOALS = {"records_per_second": 5000, "p95_seconds": 1.0, "peak_rss_gib": 2.0}
 
 def _push_worker(args: tuple[dict[str, Any], list[dict[str, Any]], str]) -> tuple[int, int]:
     settings_json, files, secret_hex = args
-    settings = Settings(**settings_json)
+    settings = RiecSettings(**settings_json)
     pseudonymiser = Pseudonymiser(bytes.fromhex(secret_hex), "k1")
     reports = push_files(
         settings,
@@ -78,7 +78,7 @@ def _push_worker(args: tuple[dict[str, Any], list[dict[str, Any]], str]) -> tupl
     return sum(r.sent for r in reports), sum(r.rejected for r in reports)
 
 
-def push_parallel(settings: Settings, files: list[Any], secret_hex: str, workers: int) -> int:
+def push_parallel(settings: RiecSettings, files: list[Any], secret_hex: str, workers: int) -> int:
     """Push the files from ``workers`` processes (the partner side is CPU-bound)."""
     shares: list[list[dict[str, Any]]] = [[] for _ in range(workers)]
     for i, f in enumerate(sorted(files, key=lambda f: -f.rows)):
@@ -96,7 +96,7 @@ def push_parallel(settings: Settings, files: list[Any], secret_hex: str, workers
     return sum(sent for sent, _ in results)
 
 
-def service_env(settings: Settings) -> dict[str, str]:
+def service_env(settings: RiecSettings) -> dict[str, str]:
     env = dict(os.environ)
     for name, value in json.loads(settings.model_dump_json()).items():
         if value is not None:
@@ -220,7 +220,7 @@ def run(args: argparse.Namespace, work: Path, url: str) -> None:
     secret_hex = secrets.token_hex(32)
 
     with LocalBroker(log_path=work / "broker.log") as broker:
-        settings = Settings(
+        settings = RiecSettings(
             data_dir=work,
             database_url=url,
             bootstrap_servers=broker.bootstrap,

@@ -57,10 +57,10 @@ from consumers.logs import describe_error, log_event
 from consumers.metrics import Health, MetricsServer, ServiceMetrics
 from consumers.progress import GroupProgress
 from contract import EnvelopeError, decode_envelope, load_sharing_rules
+from core.kafka import BOOTSTRAP_ERRORS, broker_unreachable, client_options
+from core.settings import RiecSettings
 from matching.linker import Linker
 from matching.params_store import active_params, active_versions
-from riec.kafka_security import client_options
-from riec.settings import Settings
 from storage import Database, connect
 
 log = logging.getLogger("riec.matching")
@@ -130,7 +130,7 @@ class _Rebalance(ConsumerRebalanceListener):
 class MatchingService:
     def __init__(
         self,
-        settings: Settings,
+        settings: RiecSettings,
         db: Database | None = None,
         linker: Linker | None = None,
         *,
@@ -160,8 +160,15 @@ class MatchingService:
     def _connect(self) -> None:
         s = self.settings
         security = client_options(s)
+        try:
+            self._open_clients(security)
+        except BOOTSTRAP_ERRORS:
+            raise broker_unreachable(s) from None
+
+    def _open_clients(self, security: dict[str, Any]) -> None:
+        s = self.settings
         self.consumer = KafkaConsumer(
-            bootstrap_servers=s.bootstrap_servers.split(","),
+            bootstrap_servers=s.bootstrap_list,
             group_id=s.consumer_group,
             client_id="riec-matching",
             enable_auto_commit=False,
@@ -199,7 +206,7 @@ class MatchingService:
             lambda t: t.startswith(s.topic_prefix) and t != s.topic_prefix,
         )
         producer = KafkaProducer(
-            bootstrap_servers=s.bootstrap_servers.split(","),
+            bootstrap_servers=s.bootstrap_list,
             acks="all",
             retries=10,
             client_id="riec-matching-dlq",

@@ -28,7 +28,7 @@ Europe/Amsterdam, so records whose retention or signal window ran out leave the 
 no new data arrives. Trigger it by hand after changing the criteria.
 
 Selects the entities on which at least `min_partners` partners have signals, under the
-versioned criteria in `RIEC_HITLIST_CRITERIA` (default `riec/hitlist_criteria.toml`), ranks
+versioned criteria in `RIEC_HITLIST_CRITERIA` (default `hitlist/criteria.toml`), ranks
 them, and writes `hitlist-<timestamp>.csv` and `.html` (plus `latest.*`) to the hit-list
 directory, a `hit_lists` row and a `hitlist.created` audit event.
 
@@ -56,13 +56,13 @@ def build_hit_list() -> None:
     def build_and_publish() -> dict[str, Any]:
         """Build, render and store one hit list; return where it went."""
         # Imported here, not at the top: DAG files are parsed often and these load slowly.
+        from core.settings import RiecSettings, load_settings
         from hitlist import build_hit_list, load_criteria, publish_hit_list
-        from riec.settings import get_settings
         from storage import connect
 
         context = get_current_context()
-        settings = get_settings()
-        criteria = load_criteria(settings.resolved_hitlist_criteria)
+        settings = load_settings(RiecSettings)
+        criteria = load_criteria(settings.hitlist_criteria)
         # Partners date their signals in Dutch local time; a UTC date would be a day behind
         # around midnight and make today's signals look like they lie in the future.
         today = context["dag_run"].run_after.astimezone(ZoneInfo("Europe/Amsterdam")).date()

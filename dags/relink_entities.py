@@ -35,13 +35,13 @@ entity history. Pause the matching service while applying: both write entities.
 def relink_entities() -> None:
     @task
     def relink(params: dict[str, Any] | None = None) -> dict[str, Any]:
+        from core.settings import RiecSettings, load_settings
         from matching.linker import Linker
         from matching.params_store import active_params
         from matching.relink import relink_all
-        from riec.settings import get_settings
         from storage import connect
 
-        db = connect(get_settings().resolved_database_url)
+        db = connect(load_settings(RiecSettings).resolved_database_url)
         try:
             linker = Linker(params=active_params(db))
             report = relink_all(db, linker, apply=bool((params or {}).get("apply", False)))

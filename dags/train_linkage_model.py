@@ -65,15 +65,15 @@ def _approval(params: dict[str, Any] | None) -> tuple[bool, str, str]:
 def train_linkage_model() -> None:
     @task
     def train(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        from core.settings import RiecSettings, load_settings
         from matching.params_store import Approval
         from matching.training import train_all
-        from riec.settings import get_settings
         from storage import connect
 
         activate, by, reason = _approval(params)
         if activate:
             Approval.required(by, reason)  # refuse before hours of training, not after
-        db = connect(get_settings().resolved_database_url)
+        db = connect(load_settings(RiecSettings).resolved_database_url)
         try:
             reports = train_all(db)
         finally:
@@ -82,12 +82,12 @@ def train_linkage_model() -> None:
 
     @task
     def validate(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from core.settings import RiecSettings, load_settings
         from matching.validation import validate_candidates
-        from riec.settings import get_settings
         from storage import connect
 
         trained = [(r["entity_type"], r["version"]) for r in reports if not r.get("skipped")]
-        db = connect(get_settings().resolved_database_url)
+        db = connect(load_settings(RiecSettings).resolved_database_url)
         try:
             validated = validate_candidates(db, trained)
         finally:
@@ -101,15 +101,15 @@ def train_linkage_model() -> None:
     def activate(
         validated: list[dict[str, Any]], params: dict[str, Any] | None = None
     ) -> list[str]:
+        from core.settings import RiecSettings, load_settings
         from matching.params_store import Approval, approve_version
-        from riec.settings import get_settings
         from storage import connect
 
         wanted, by, reason = _approval(params)
         if not wanted:
             return []
         approval = Approval.required(by, reason)
-        db = connect(get_settings().resolved_database_url)
+        db = connect(load_settings(RiecSettings).resolved_database_url)
         try:
             for row in validated:
                 approve_version(db, row["entity_type"], row["version"], approval)

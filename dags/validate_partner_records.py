@@ -53,15 +53,15 @@ def validate_partner_records() -> None:
     def validate_pending_batches() -> list[dict[str, Any]]:
         """Validate pending batches; return per-batch outcomes (no record contents)."""
         # Imported here, not at the top: DAG files are parsed often and pandas/GX load slowly.
+        from core.settings import RiecSettings, load_settings
         from expectations.validate import validate_records
-        from riec.settings import get_settings
         from storage import connect
 
         context = get_current_context()
         # Partners date their signals in Dutch local time; a UTC date would be a day behind
         # around midnight and make today's signals look like they lie in the future.
         run_date = context["dag_run"].run_after.astimezone(ZoneInfo("Europe/Amsterdam")).date()
-        db = connect(get_settings().resolved_database_url)
+        db = connect(load_settings(RiecSettings).resolved_database_url)
         try:
             outcomes = validate_records(
                 db,

@@ -13,6 +13,10 @@ from typing import Any
 
 from contract import ENTITY_TYPES
 
+#: The criteria that ship with the project; a deployment may point RIEC_HITLIST_CRITERIA
+#: at its own agreed file.
+BUNDLED_CRITERIA = Path(__file__).with_name("criteria.toml")
+
 _SECTIONS: dict[str, frozenset[str]] = {
     "": frozenset({"version", "description", "selection", "ranking", "patterns", "output"}),
     "selection": frozenset(
@@ -93,12 +97,8 @@ class Criteria:
 
 
 def load_criteria(path: Path | str | None = None) -> Criteria:
-    """Read the criteria at ``path`` (default: the configured or bundled criteria file)."""
-    if path is None:
-        from riec.settings import get_settings
-
-        path = get_settings().resolved_hitlist_criteria
-    path = Path(path)
+    """Read the criteria at ``path`` (default: the bundled criteria file)."""
+    path = Path(path) if path is not None else BUNDLED_CRITERIA
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:

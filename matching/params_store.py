@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from core.errors import RefusedError, UsageError
 from matching.comparisons import COMPARISONS
 from matching.defaults import default_params
 from matching.model import ModelParams
@@ -23,7 +24,11 @@ from storage import Database
 from storage.models import AuditEvent, ModelVersion
 
 
-class ApprovalError(ValueError):
+class UnknownModelVersion(UsageError, LookupError):
+    """No stored model version by that entity type and name."""
+
+
+class ApprovalError(RefusedError, ValueError):
     """An activation or rejection that lacks who or why, or names no stored version."""
 
 
@@ -223,7 +228,7 @@ def _row(session: Session, entity_type: str, version: str) -> ModelVersion:
         )
     ).one_or_none()
     if row is None:
-        raise ApprovalError(f"no stored {entity_type} model version {version!r}")
+        raise UnknownModelVersion(f"no stored {entity_type} model version {version!r}")
     return row
 
 

@@ -31,7 +31,12 @@ from typing import Any
 from matching.comparisons import COMPARISONS, Comparison
 from matching.linker import Linker
 from matching.model import ModelParams
-from matching.params_store import active_params, get_version, store_validation
+from matching.params_store import (
+    UnknownModelVersion,
+    active_params,
+    get_version,
+    store_validation,
+)
 from matching.relink import RelinkReport, relink_all
 from storage import Database
 
@@ -175,7 +180,7 @@ def validate_candidates(
     for entity_type, version in versions:
         row = get_version(db, entity_type, version)
         if row is None:
-            raise LookupError(f"no stored {entity_type} model version {version!r}")
+            raise UnknownModelVersion(f"no stored {entity_type} model version {version!r}")
         candidates[(entity_type, version)] = ModelParams.from_json(row.params)
     if not candidates:
         return {}

@@ -20,6 +20,7 @@ from typing import Any, Final, Literal
 
 from contract import EnvelopeError, encode_envelope, load_sharing_rules
 from contract.plaintext import find_identifiers
+from core.errors import UsageError
 from partner.csv_source import SourceRow
 from partner.encode import RecordEncoder, parse_date
 from partner.errors import InvalidValue
@@ -98,7 +99,7 @@ class EnvelopeBuilder:
         self.key_version = pseudonymiser.key_version
         self.rules = load_sharing_rules()
         if found := find_identifiers(options.batch_id):
-            raise ValueError(f"the batch id looks like a personal identifier ({found[0]})")
+            raise UsageError(f"the batch id looks like a personal identifier ({found[0]})")
 
     def build(self, source: SourceRow) -> dict[str, Any]:
         """The envelope of one row; raises :class:`InvalidValue` when the row is rejected."""

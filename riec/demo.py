@@ -13,12 +13,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from core.settings import RiecSettings
 from partner.pseudonymise import Pseudonymiser
 from riec.airflow_local import HIT_LIST_DAG, VALIDATE_DAG, migrate, run_dag, use_airflow_home
 from riec.broker import LocalBroker
 from riec.export import export_entities
 from riec.pipeline import PartnerFile, create_topics, match_until_caught_up, push_files
-from riec.settings import Settings, get_settings
 from storage import connect
 
 
@@ -44,7 +44,7 @@ def run_demo(out: Path, *, subjects: int, seed: int, console: Console) -> Path:
 
     console.rule("[bold]2. Broker")
     with LocalBroker(log_path=riec_side / "broker.log") as broker:
-        settings = Settings(
+        settings = RiecSettings(
             data_dir=riec_side,
             bootstrap_servers=broker.bootstrap,
             session_timeout_ms=6_000,
@@ -95,7 +95,6 @@ def run_demo(out: Path, *, subjects: int, seed: int, console: Console) -> Path:
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
         }
     )
-    get_settings.cache_clear()
     # Airflow's in-process API client warns about its own test-client dependency.
     warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
     airflow_home = use_airflow_home(out / "airflow")

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from consumers.matching_service import MatchingService, RunStats
+from core.kafka import client_options
+from core.settings import KafkaSettings, PartnerSettings, RiecSettings
 from matching.linker import Linker
 from partner.pseudonymise import Pseudonymiser
 from partner.push import PushOptions, PushReport, new_batch_id
 from partner.service import push_file
 from riec.broker import ensure_topics
-from riec.kafka_security import client_options
-from riec.settings import Settings
 from storage import Database, connect
 
 
@@ -31,7 +31,7 @@ class PartnerFile:
     legal_basis: str | None = None
 
 
-def create_topics(settings: Settings, partners: Iterable[str], partitions: int = 3) -> None:
+def create_topics(settings: RiecSettings, partners: Iterable[str], partitions: int = 3) -> None:
     topics = [settings.partner_topic(p) for p in sorted(set(partners))]
     ensure_topics(
         settings.bootstrap_servers,
@@ -42,13 +42,15 @@ def create_topics(settings: Settings, partners: Iterable[str], partitions: int =
 
 
 def push_files(
-    settings: Settings,
+    settings: KafkaSettings,
     files: Iterable[PartnerFile],
     pseudonymiser: Pseudonymiser,
     *,
     rejects_dir: Path | None = None,
     progress: bool = False,
 ) -> list[PushReport]:
+    """Push each file as its partner would, over the connection ``settings`` describe."""
+    partner_settings = PartnerSettings(**settings.connection())
     reports = []
     for item in files:
         options = PushOptions(
@@ -63,7 +65,7 @@ def push_files(
             push_file(
                 item.path,
                 options,
-                settings=settings,
+                settings=partner_settings,
                 pseudonymiser=pseudonymiser,
                 rejects_path=rejects,
                 progress=progress,
@@ -73,7 +75,7 @@ def push_files(
 
 
 def match_until_caught_up(
-    settings: Settings,
+    settings: RiecSettings,
     db: Database | None = None,
     linker: Linker | None = None,
     max_seconds: float | None = 600,

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
+from core.settings import RiecSettings
 from riec.broker import LocalBroker
-from riec.settings import Settings
 from storage.database import scratch_schema
 
 POSTGRES_URL = os.environ.get(
@@ -54,10 +54,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def settings(tmp_path: Path, broker: LocalBroker, database_url: str) -> Settings:
-    """Settings for one test: its own topics, group and database on the shared broker."""
+def settings(tmp_path: Path, broker: LocalBroker, database_url: str) -> RiecSettings:
+    """RiecSettings for one test: its own topics, group and database on the shared broker."""
     run = uuid.uuid4().hex[:8]
-    return Settings(
+    return RiecSettings(
         data_dir=tmp_path / "var",
         database_url=database_url,
         bootstrap_servers=broker.bootstrap,

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from riec.settings import Settings
+from core.settings import RiecSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -47,8 +47,7 @@ REQUIRED_SECRETS = (
     "AIRFLOW_API_SECRET_KEY",
     "AIRFLOW_ADMIN_PASSWORD",
 )
-# Settings that belong to the partners only (riec.settings.Settings documents them so).
-PARTNER_ONLY_SETTINGS = {"partner_secret", "partner_key_version"}
+# RiecSettings that belong to the partners only (riec.settings.Settings documents them so).
 PARTNER_SECRET_NAME = re.compile(r"PARTNER_(SECRET|KEY)", re.IGNORECASE)
 COMPOSE_VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -202,7 +201,9 @@ def _dockerfile_base_image() -> str:
 def test_dockerfile_installs_the_project_on_airflow_3() -> None:
     assert re.fullmatch(r"apache/airflow:3\.\d+\.\d+-python3\.11", _dockerfile_base_image())
     text = DOCKERFILE.read_text(encoding="utf-8")
-    assert re.search(r"pip install [^\n]*\s\.\s*(\\|$)", text, re.MULTILINE)
+    # The RIEC side: the project with its `riec` extra (the base alone is the partner toolkit).
+    assert re.search(r"pip install [^\n]*\s\"\.\[riec\]\"\s*(\\|$)", text, re.MULTILINE)
+    assert "['optional-dependencies']['riec']" in text
     assert "/opt/airflow/dags/" in text
 
 
@@ -296,7 +297,7 @@ def test_env_example_documents_every_variable(compose: dict[str, Any]) -> None:
     assert used - assignments.keys() == set()
     for name in REQUIRED_SECRETS:
         assert assignments[name] == "", f"{name} must be left for the operator to generate"
-    for field in Settings.model_fields.keys() - PARTNER_ONLY_SETTINGS:
+    for field in RiecSettings.model_fields:
         assert f"RIEC_{field.upper()}" in example, field
 
 

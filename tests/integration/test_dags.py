@@ -21,7 +21,6 @@ from sqlalchemy import select
 
 from contract.envelope import SCHEMA_PATH
 from expectations.validate import SUITE_PATH, load_suite, validate_records
-from riec.settings import get_settings
 from storage import AuditEvent, Database, HitList, Record, ValidationRun, connect
 
 # Before anything imports airflow: it reads its configuration (and creates its home) on import.
@@ -73,7 +72,6 @@ def landscape(airflow_home: Path, tmp_path_factory: pytest.TempPathFactory) -> I
         env.setenv("RIEC_DATABASE_URL", url)
         env.delenv("RIEC_HITLIST_DIR", raising=False)
         env.delenv("RIEC_HITLIST_CRITERIA", raising=False)
-        get_settings.cache_clear()
         db = connect(url)
         # The DAGs take their run date from the run's start, as a Dutch calendar date.
         today = datetime.now(ZoneInfo("Europe/Amsterdam")).date()
@@ -86,7 +84,6 @@ def landscape(airflow_home: Path, tmp_path_factory: pytest.TempPathFactory) -> I
             yield Landscape(db, seeded, data_dir, today, validation, hit_list, revalidation)
         finally:
             db.dispose()
-            get_settings.cache_clear()
 
 
 # --- validation DAG ------------------------------------------------------------------------

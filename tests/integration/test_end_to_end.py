@@ -10,11 +10,11 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import select
 
+from core.settings import RiecSettings
 from partner.columns import columns_for
 from partner.pseudonymise import Pseudonymiser
 from riec.export import export_entities
 from riec.pipeline import PartnerFile, create_topics, match_until_caught_up, push_files
-from riec.settings import Settings
 from storage import connect
 from storage.models import Entity, Record
 
@@ -122,7 +122,7 @@ def partner_files(tmp_path: Path) -> list[PartnerFile]:
 
 
 def test_one_person_from_three_partners_becomes_one_entity(
-    settings: Settings, partner_files: list[PartnerFile], tmp_path: Path
+    settings: RiecSettings, partner_files: list[PartnerFile], tmp_path: Path
 ) -> None:
     create_topics(settings, [f.partner for f in partner_files])
     reports = push_files(settings, partner_files, Pseudonymiser(SECRET, "k1"))
@@ -163,7 +163,7 @@ def test_one_person_from_three_partners_becomes_one_entity(
 
 
 def test_replaying_the_topic_changes_nothing(
-    settings: Settings, partner_files: list[PartnerFile]
+    settings: RiecSettings, partner_files: list[PartnerFile]
 ) -> None:
     create_topics(settings, [f.partner for f in partner_files])
     push_files(settings, partner_files, Pseudonymiser(SECRET, "k1"))
@@ -179,7 +179,7 @@ def test_replaying_the_topic_changes_nothing(
     assert after == before
 
 
-def test_bad_messages_go_to_the_dead_letter_topic(settings: Settings) -> None:
+def test_bad_messages_go_to_the_dead_letter_topic(settings: RiecSettings) -> None:
     from kafka import KafkaProducer
 
     create_topics(settings, ["gemeente-x", "politie-y"])
@@ -238,7 +238,7 @@ def test_bad_messages_go_to_the_dead_letter_topic(settings: Settings) -> None:
 
 
 def test_partner_push_command_reports_rejected_rows_and_dropped_fields(
-    settings: Settings, tmp_path: Path
+    settings: RiecSettings, tmp_path: Path
 ) -> None:
     from typer.testing import CliRunner
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import RiecSettings
 from matching.evaluation import RecordKey, evaluate, read_entities, read_keys, read_truth
 from partner.pseudonymise import Pseudonymiser
 from riec.export import export_entities
 from riec.pipeline import PartnerFile, create_topics, match_until_caught_up, push_files
-from riec.settings import Settings
 from storage import connect
 from synthetic.generator import DEFAULT_PARTNERS, generate_dataset
 
@@ -38,7 +38,7 @@ def _records_with_bsn(files: list[PartnerFile]) -> set[RecordKey]:
     return keys
 
 
-def test_synthetic_path_scores_above_floor(settings: Settings, tmp_path: Path) -> None:
+def test_synthetic_path_scores_above_floor(settings: RiecSettings, tmp_path: Path) -> None:
     manifest = generate_dataset(tmp_path / "data", n_subjects=SUBJECTS, seed=SEED)
     bases = {spec.partner: spec.legal_basis for spec in DEFAULT_PARTNERS}
     files = [

@@ -38,10 +38,10 @@ from typer.testing import CliRunner
 from consumers.landing import Outcome, Source, land_batch
 from consumers.logs import JsonFormatter
 from consumers.matching_service import MatchingService, RunStats
+from core.settings import RiecSettings
 from matching.linker import Linker
 from riec.broker import ensure_topics, free_port
 from riec.cli import app
-from riec.settings import Settings
 from storage import connect
 from storage.database import scratch_schema
 from storage.models import Record
@@ -120,12 +120,12 @@ def subjects(count: int, seed: int) -> list[dict[str, Any]]:
     return out
 
 
-def create_topics(settings: Settings, partners: Sequence[str] = tuple(PARTNERS)) -> None:
+def create_topics(settings: RiecSettings, partners: Sequence[str] = tuple(PARTNERS)) -> None:
     topics = [settings.partner_topic(p) for p in partners]
     ensure_topics(settings.bootstrap_servers, [*topics, settings.dead_letter_topic])
 
 
-def produce(settings: Settings, messages: Sequence[tuple[str, bytes | None]]) -> list[Any]:
+def produce(settings: RiecSettings, messages: Sequence[tuple[str, bytes | None]]) -> list[Any]:
     """Send ``(topic, value)`` pairs in order; returns each message's metadata."""
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5)
     try:
@@ -147,14 +147,14 @@ def _key(value: bytes | None, n: int) -> bytes:
         return f"message-{n}".encode()
 
 
-def produce_envelopes(settings: Settings, envelopes: Sequence[dict[str, Any]]) -> list[Any]:
+def produce_envelopes(settings: RiecSettings, envelopes: Sequence[dict[str, Any]]) -> list[Any]:
     return produce(
         settings,
         [(settings.partner_topic(e["partner"]), json.dumps(e).encode()) for e in envelopes],
     )
 
 
-def assert_committed_to_the_end(settings: Settings, sent: Sequence[Any]) -> None:
+def assert_committed_to_the_end(settings: RiecSettings, sent: Sequence[Any]) -> None:
     """Every partition's committed offset is past the last message sent to it."""
     ends: dict[TopicPartition, int] = {}
     for meta in sent:
@@ -174,7 +174,7 @@ def assert_committed_to_the_end(settings: Settings, sent: Sequence[Any]) -> None
 # -- the service -----------------------------------------------------------------------
 
 
-def cli_env(settings: Settings) -> dict[str, str]:
+def cli_env(settings: RiecSettings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RIEC_")}
     for name, value in settings.model_dump().items():
         if value is not None:
@@ -183,7 +183,7 @@ def cli_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def start_cli(settings: Settings, log: Path, *args: str) -> subprocess.Popen[bytes]:
+def start_cli(settings: RiecSettings, log: Path, *args: str) -> subprocess.Popen[bytes]:
     """``riec match run`` as its own process, configured through RIEC_* variables only."""
     with log.open("ab") as stderr:
         return subprocess.Popen(
@@ -195,7 +195,7 @@ def start_cli(settings: Settings, log: Path, *args: str) -> subprocess.Popen[byt
         )
 
 
-def run_service(settings: Settings, **kwargs: Any) -> RunStats:
+def run_service(settings: RiecSettings, **kwargs: Any) -> RunStats:
     return MatchingService(settings, **kwargs).run(until_caught_up=True, max_seconds=90)
 
 
@@ -233,7 +233,7 @@ def entity_partition(url: str) -> set[frozenset[RecordKey]]:
 
 
 @pytest.fixture
-def settings(settings: Settings) -> Settings:
+def settings(settings: RiecSettings) -> RiecSettings:
     """The shared settings with a shorter session: the test broker holds every group join
     for up to the session timeout, and after a kill -9 the dead member is only dropped
     when its session runs out."""
@@ -259,7 +259,7 @@ def wait_for(condition: Callable[[], bool], seconds: float, step: float = 0.05) 
     return condition()
 
 
-def read_topic(settings: Settings, topic: str, seconds: float = 15) -> list[Any]:
+def read_topic(settings: RiecSettings, topic: str, seconds: float = 15) -> list[Any]:
     """Every message on ``topic``, read up to its end without a consumer group."""
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
     try:
@@ -307,7 +307,7 @@ def events(lines: str, name: str | None = None) -> list[dict[str, Any]]:
 
 
 def test_kill_9_during_a_load_stores_every_record_exactly_once(
-    settings: Settings, second_database_url: str, tmp_path: Path
+    settings: RiecSettings, second_database_url: str, tmp_path: Path
 ) -> None:
     s = settings.model_copy(update={"poll_max_records": 100})
     create_topics(s)
@@ -363,7 +363,7 @@ class Crash(BaseException):
 class DiesBeforeTheOffsetCommit(MatchingService):
     """Dies in the narrowest window a kill -9 can hit: batch in the database, offsets not."""
 
-    def __init__(self, settings: Settings, die_at_batch: int) -> None:
+    def __init__(self, settings: RiecSettings, die_at_batch: int) -> None:
         super().__init__(settings)
         self.die_at_batch = die_at_batch
 
@@ -374,7 +374,7 @@ class DiesBeforeTheOffsetCommit(MatchingService):
 
 
 def test_dying_between_the_database_commit_and_the_offset_commit_replays_without_duplicates(
-    settings: Settings,
+    settings: RiecSettings,
 ) -> None:
     s = settings.model_copy(update={"poll_max_records": 100})
     create_topics(s)
@@ -397,7 +397,7 @@ def test_dying_between_the_database_commit_and_the_offset_commit_replays_without
 
 
 def test_poison_messages_are_dead_lettered_with_their_coordinates_and_kept_out_of_the_logs(
-    settings: Settings, tmp_path: Path
+    settings: RiecSettings, tmp_path: Path
 ) -> None:
     create_topics(settings, ["gemeente-x", "politie-y"])
     rng = random.Random(5)
@@ -524,7 +524,7 @@ class Faulty:
 
 
 def test_a_message_that_breaks_landing_is_dead_lettered_as_processing_error(
-    settings: Settings, json_logs: io.StringIO
+    settings: RiecSettings, json_logs: io.StringIO
 ) -> None:
     ensure_topics(
         settings.bootstrap_servers,
@@ -560,7 +560,7 @@ def test_a_message_that_breaks_landing_is_dead_lettered_as_processing_error(
     assert_committed_to_the_end(settings, sent)  # no crash loop: it went past the poison
 
 
-def test_a_far_future_timestamp_is_dead_lettered_not_stored(settings: Settings) -> None:
+def test_a_far_future_timestamp_is_dead_lettered_not_stored(settings: RiecSettings) -> None:
     """A produced_at past the year 9999 in UTC would overflow PostgreSQL's timestamps and,
     stored, win every later "newest message" comparison, so a retraction could never apply.
     The contract refuses it; the service carries on with the rest."""
@@ -654,7 +654,7 @@ def http_get(url: str) -> tuple[int, dict[str, Any]]:
 
 
 def test_a_database_outage_is_waited_out_without_losing_or_skipping_anything(
-    settings: Settings, json_logs: io.StringIO
+    settings: RiecSettings, json_logs: io.StringIO
 ) -> None:
     if not settings.resolved_database_url.startswith("postgresql"):
         pytest.skip("needs a database behind a network connection")
@@ -721,7 +721,7 @@ def test_a_database_outage_is_waited_out_without_losing_or_skipping_anything(
 
 
 def test_sigterm_finishes_the_batch_commits_and_leaves_the_group(
-    settings: Settings, tmp_path: Path
+    settings: RiecSettings, tmp_path: Path
 ) -> None:
     s = settings.model_copy(update={"poll_max_records": 200})
     create_topics(s)

@@ -30,9 +30,9 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
 from consumers.matching_service import MatchingService
+from core.kafka import client_options
+from core.settings import RiecSettings
 from riec.broker import LocalBroker, ensure_topics
-from riec.kafka_security import client_options
-from riec.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -270,20 +270,20 @@ def tls_broker(
         proxy.stop()
 
 
-def _security_from_env(monkeypatch: pytest.MonkeyPatch, **variables: str | Path) -> Settings:
-    """Settings whose Kafka security comes from RIEC_KAFKA_* variables, as in a deployment."""
+def _security_from_env(monkeypatch: pytest.MonkeyPatch, **variables: str | Path) -> RiecSettings:
+    """RiecSettings whose Kafka security comes from RIEC_KAFKA_* variables, as in a deployment."""
     for name in list(os.environ):
         if name.startswith("RIEC_KAFKA_"):
             monkeypatch.delenv(name)
     for name, value in variables.items():
         monkeypatch.setenv(f"RIEC_KAFKA_{name.upper()}", str(value))
-    return Settings()
+    return RiecSettings()
 
 
 def _tls_settings(
     endpoint: TlsBroker, pki: Pki, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Settings:
-    """Settings of one test against ``endpoint``, with TLS from RIEC_KAFKA_* variables."""
+) -> RiecSettings:
+    """RiecSettings of one test against ``endpoint``, with TLS from RIEC_KAFKA_* variables."""
     security = _security_from_env(monkeypatch, security_protocol="SSL", ssl_cafile=pki.ca_file)
     run = uuid.uuid4().hex[:8]
     return security.model_copy(

@@ -19,10 +19,10 @@ from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import select, text
 from sqlalchemy.orm import aliased
 
+from core.settings import RiecSettings
 from matching.evaluation import RecordKey
 from partner.pseudonymise import Pseudonymiser
 from riec.pipeline import PartnerFile, create_topics, match_until_caught_up, push_files
-from riec.settings import Settings
 from storage import Database, Link, Record, connect
 from synthetic.generator import DEFAULT_PARTNERS, generate_dataset
 
@@ -135,7 +135,7 @@ def first_record_id(path: Path) -> str:
         return next(csv.DictReader(handle))["record_id"]
 
 
-def dead_letter_reasons(settings: Settings) -> list[str]:
+def dead_letter_reasons(settings: RiecSettings) -> list[str]:
     consumer = KafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers,
         enable_auto_commit=False,
@@ -159,7 +159,7 @@ def test_versions_give_unrelated_pseudonyms() -> None:
         assert other.fingerprint != old.fingerprint
 
 
-def test_rotating_the_key_keeps_the_entities(settings: Settings, tmp_path: Path) -> None:
+def test_rotating_the_key_keeps_the_entities(settings: RiecSettings, tmp_path: Path) -> None:
     manifest = generate_dataset(tmp_path / "partner-side", n_subjects=SUBJECTS, seed=SEED)
     bases = {spec.partner: spec.legal_basis for spec in DEFAULT_PARTNERS}
     files = [

@@ -59,6 +59,7 @@ from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import MetaData, create_engine, func, select
 
 from consumers.logs import JsonFormatter
+from core.settings import RiecSettings
 from partner.encode import parse_date
 from partner.errors import InvalidValue
 from partner.normalise.addresses import normalise_street
@@ -69,7 +70,6 @@ from riec.airflow_local import HIT_LIST_DAG, VALIDATE_DAG, run_dag
 from riec.broker import LocalBroker
 from riec.export import export_entities
 from riec.pipeline import PartnerFile, create_topics, match_until_caught_up, push_files
-from riec.settings import Settings, get_settings
 from storage import Record, connect
 from storage.models import Base
 from synthetic.generator import DEFAULT_PARTNERS, generate_dataset
@@ -356,7 +356,9 @@ def dump_database(url: str, label: str, *, only: Iterable[str] | None = None) ->
         engine.dispose()
 
 
-def dump_topics(settings: Settings, timeout: float = 60.0) -> tuple[dict[str, str], Counter[str]]:
+def dump_topics(
+    settings: RiecSettings, timeout: float = 60.0
+) -> tuple[dict[str, str], Counter[str]]:
     """Every message (key, value, headers) on the run's topics, read from the beginning."""
     consumer = KafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers.split(","), enable_auto_commit=False
@@ -454,7 +456,7 @@ def airflow_home() -> Path:
 
 
 def run_everything(
-    settings: Settings,
+    settings: RiecSettings,
     airflow_home: Path,
     tmp_path: Path,
     broker: LocalBroker,
@@ -515,13 +517,9 @@ def run_everything(
         monkeypatch.setenv("RIEC_DATABASE_URL", settings.resolved_database_url)
         monkeypatch.delenv("RIEC_HITLIST_DIR", raising=False)
         monkeypatch.delenv("RIEC_HITLIST_CRITERIA", raising=False)
-        get_settings.cache_clear()
-        try:
-            for dag_id in (VALIDATE_DAG, HIT_LIST_DAG):
-                state, _ = run_dag(dag_id)
-                assert state == "success", f"{dag_id} ended in {state}"
-        finally:
-            get_settings.cache_clear()
+        for dag_id in (VALIDATE_DAG, HIT_LIST_DAG):
+            state, _ = run_dag(dag_id)
+            assert state == "success", f"{dag_id} ended in {state}"
     finally:
         logging.getLogger().removeHandler(handler)
         handler.close()
@@ -587,7 +585,7 @@ def plant_control(path: Path, needles: Needles) -> set[str]:
 
 
 def test_nothing_the_riec_side_holds_contains_partner_plaintext(
-    settings: Settings,
+    settings: RiecSettings,
     airflow_home: Path,
     tmp_path: Path,
     broker: LocalBroker,
@@ -646,7 +644,7 @@ def test_nothing_the_riec_side_holds_contains_partner_plaintext(
 # -- the dead-letter copy of a refused record ---------------------------------------------------
 
 
-def test_a_refused_record_id_does_not_reach_the_dead_letter_topic(settings: Settings) -> None:
+def test_a_refused_record_id_does_not_reach_the_dead_letter_topic(settings: RiecSettings) -> None:
     """A record id that holds a name is refused by the leak guard; its copy must not carry it.
 
     The envelope is produced directly, keyed by its record id as ``riec partner push`` keys

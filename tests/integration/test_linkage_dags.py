@@ -18,7 +18,6 @@ from partner.errors import InvalidValue
 from partner.pseudonymise import Pseudonymiser
 from partner.push import EnvelopeBuilder, PushOptions
 from riec.airflow_local import run_dag
-from riec.settings import get_settings
 from storage import AuditEvent, Database, ModelVersion, Record, connect
 from synthetic.generator import generate_dataset
 
@@ -57,12 +56,10 @@ def landed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
     with pytest.MonkeyPatch.context() as env:
         env.setenv("RIEC_DATA_DIR", str(work))
         env.setenv("RIEC_DATABASE_URL", url)
-        get_settings.cache_clear()
         db = connect(url)
         land_synthetic(db, work, subjects=600)
         migrate_airflow_db(use_test_airflow_home())
         yield db
-        get_settings.cache_clear()
 
 
 def test_training_dag_stores_a_candidate_model_per_entity_type(landed: Database) -> None:

@@ -47,7 +47,6 @@ from matching.training import train_all
 from matching.validation import validate_candidates, validate_version
 from riec.airflow_local import run_dag
 from riec.cli import app
-from riec.settings import get_settings
 from storage import AuditEvent, Database, ModelVersion, connect
 from storage.database import add_missing_columns
 
@@ -355,9 +354,7 @@ def dag_database(landed: Database, database_url: str) -> Iterator[Database]:
     migrate_airflow_db(use_test_airflow_home())
     with pytest.MonkeyPatch.context() as env:
         env.setenv("RIEC_DATABASE_URL", database_url)
-        get_settings.cache_clear()
         yield landed
-    get_settings.cache_clear()
 
 
 def test_the_weekly_dag_stores_validated_candidates_and_activates_none(

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
+from core.settings import RiecSettings
 from partner.push import PushOptions, PushReport
 from partner.service import push_file
 from riec.broker import LocalBroker
 from riec.pipeline import create_topics
-from riec.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +42,7 @@ def read_csv(path: Path) -> list[list[str]]:
         return list(csv.reader(handle))
 
 
-def messages_on(settings: Settings, topic: str) -> int:
+def messages_on(settings: RiecSettings, topic: str) -> int:
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
@@ -55,7 +55,7 @@ def test_dry_run_sends_nothing_and_agrees_with_the_real_push(
     broker: LocalBroker, tmp_path: Path
 ) -> None:
     run = uuid.uuid4().hex[:8]
-    settings = Settings(
+    settings = RiecSettings(
         data_dir=tmp_path / "var",
         bootstrap_servers=broker.bootstrap,
         topic_prefix=f"t{run}.partner.",

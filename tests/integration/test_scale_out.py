@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from core.settings import RiecSettings
 from partner.pseudonymise import Pseudonymiser
 from riec.pipeline import PartnerFile, create_topics, match_until_caught_up, push_files
-from riec.settings import Settings
 from storage import Record, connect
 from synthetic.generator import generate_dataset
 
@@ -37,7 +37,7 @@ def partition(url: str) -> set[frozenset[tuple[str, str]]]:
     return {frozenset(g) for g in groups.values()}
 
 
-def env_for(settings: Settings) -> dict[str, str]:
+def env_for(settings: RiecSettings) -> dict[str, str]:
     env = dict(os.environ)
     for name, value in json.loads(settings.model_dump_json()).items():
         if value is not None:
@@ -47,7 +47,7 @@ def env_for(settings: Settings) -> dict[str, str]:
 
 @pytest.mark.parametrize("instances", [3])
 def test_instances_in_one_group_give_the_entities_of_one(
-    settings: Settings, tmp_path: Path, instances: int
+    settings: RiecSettings, tmp_path: Path, instances: int
 ) -> None:
     manifest = generate_dataset(tmp_path / "files", n_subjects=150, seed=5)
     partners = {f.partner for f in manifest.files}

@@ -29,11 +29,11 @@ from hitlist import (
     score,
     suppress_small,
 )
-from hitlist.criteria import Criteria, parse_criteria
+from hitlist.criteria import BUNDLED_CRITERIA, Criteria, parse_criteria
 from storage import AuditEvent, Database, Entity, HitList, Link, Record, ValidationRun, connect
 
 TODAY = date(2026, 6, 1)
-BUNDLED = Path(__file__).resolve().parents[2] / "riec" / "hitlist_criteria.toml"
+BUNDLED = Path(__file__).resolve().parents[2] / "hitlist" / "criteria.toml"
 RAW_CRITERIA = tomllib.loads(BUNDLED.read_text(encoding="utf-8"))
 TYPES = {"gemeente-a": "gemeente", "politie-b": "politie", "belasting-c": "belastingdienst"}
 TOKEN = "f" * 32
@@ -62,16 +62,9 @@ def test_bundled_criteria_load() -> None:
     assert loaded.source == RAW_CRITERIA
 
 
-def test_settings_point_at_the_bundled_criteria(monkeypatch: pytest.MonkeyPatch) -> None:
-    from riec.settings import get_settings
-
-    monkeypatch.delenv("RIEC_HITLIST_CRITERIA", raising=False)
-    get_settings.cache_clear()
-    try:
-        assert get_settings().resolved_hitlist_criteria.resolve() == BUNDLED
-        assert load_criteria().version == "2026.1"
-    finally:
-        get_settings.cache_clear()
+def test_the_bundled_criteria_are_the_default() -> None:
+    assert BUNDLED_CRITERIA.resolve() == BUNDLED
+    assert load_criteria().version == "2026.1"
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,10 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
 from pydantic import SecretStr, ValidationError
 
+from core.errors import ConfigurationError
+from core.kafka import client_options
+from core.settings import RiecSettings
 from riec.broker import free_port
-from riec.kafka_security import client_options
-from riec.settings import Settings
 
 SASL_SECRET = "sasl-pw-7f3e9c1b"
 KEY_SECRET = "key-pw-2d8a4e6f"
@@ -36,14 +37,17 @@ def pem_files(tmp_path: Path) -> dict[str, Path]:
     return files
 
 
-def settings_from_env(monkeypatch: pytest.MonkeyPatch, **variables: str | Path) -> Settings:
+def settings_from_env(monkeypatch: pytest.MonkeyPatch, **variables: str | Path) -> RiecSettings:
     for name, value in variables.items():
         monkeypatch.setenv(f"RIEC_KAFKA_{name.upper()}", str(value))
-    return Settings()
+    return RiecSettings()
 
 
 def test_plaintext_is_the_default() -> None:
-    assert client_options(Settings()) == {"security_protocol": "PLAINTEXT"}
+    assert client_options(RiecSettings()) == {
+        "security_protocol": "PLAINTEXT",
+        "bootstrap_timeout_ms": 30_000,
+    }
 
 
 def test_sasl_ssl_with_a_client_certificate_maps_every_variable(
@@ -63,6 +67,7 @@ def test_sasl_ssl_with_a_client_certificate_maps_every_variable(
     )
     assert client_options(settings) == {
         "security_protocol": "SASL_SSL",
+        "bootstrap_timeout_ms": 30_000,
         "ssl_check_hostname": False,
         "ssl_cafile": str(pem_files["ca"]),
         "ssl_certfile": str(pem_files["cert"]),
@@ -80,6 +85,7 @@ def test_ssl_checks_the_hostname_and_sends_no_sasl_options(
     settings = settings_from_env(monkeypatch, security_protocol="SSL", ssl_cafile=pem_files["ca"])
     assert client_options(settings) == {
         "security_protocol": "SSL",
+        "bootstrap_timeout_ms": 30_000,
         "ssl_check_hostname": True,
         "ssl_cafile": str(pem_files["ca"]),
     }
@@ -96,6 +102,7 @@ def test_sasl_plaintext_sends_no_tls_options_and_defaults_to_scram_sha_512(
     )
     assert client_options(settings) == {
         "security_protocol": "SASL_PLAINTEXT",
+        "bootstrap_timeout_ms": 30_000,
         "sasl_mechanism": "SCRAM-SHA-512",
         "sasl_plain_username": "politie-zwb",
         "sasl_plain_password": SASL_SECRET,
@@ -106,7 +113,7 @@ def test_sasl_plaintext_sends_no_tls_options_and_defaults_to_scram_sha_512(
 def test_every_option_is_a_parameter_of_the_installed_kafka_python(
     client: type, pem_files: dict[str, Path]
 ) -> None:
-    settings = Settings(
+    settings = RiecSettings(
         kafka_security_protocol="SASL_SSL",
         kafka_ssl_cafile=pem_files["ca"],
         kafka_ssl_certfile=pem_files["cert"],
@@ -182,8 +189,8 @@ def test_a_key_file_or_key_password_needs_a_certificate_file(
 
 
 def test_settings_changed_without_validation_are_checked_before_use() -> None:
-    unchecked = Settings().model_copy(update={"kafka_security_protocol": "SASL_SSL"})
-    with pytest.raises(ValueError, match="needs RIEC_KAFKA_SASL_USERNAME"):
+    unchecked = RiecSettings().model_copy(update={"kafka_security_protocol": "SASL_SSL"})
+    with pytest.raises(ConfigurationError, match="needs RIEC_KAFKA_SASL_USERNAME"):
         client_options(unchecked)
 
 
@@ -225,17 +232,17 @@ def test_a_validation_error_does_not_echo_the_password(monkeypatch: pytest.Monke
 def test_the_admin_clients_debug_log_of_its_configuration_hides_the_passwords(
     caplog: pytest.LogCaptureFixture, pem_files: dict[str, Path]
 ) -> None:
-    settings = Settings(
+    settings = RiecSettings(
         kafka_security_protocol="SASL_PLAINTEXT",
         kafka_sasl_username="gemeente-tilburg",
         kafka_sasl_password=SecretStr(SASL_SECRET),
+        kafka_bootstrap_timeout_ms=500,
     )
     caplog.set_level(logging.DEBUG, logger="kafka")
     # Nothing listens there: the configuration is logged before the first connection attempt.
     with pytest.raises(KafkaError):
         KafkaAdminClient(
             bootstrap_servers=f"127.0.0.1:{free_port()}",
-            bootstrap_timeout_ms=500,
             **client_options(settings),
         )
     configuration = [r.getMessage() for r in caplog.records if "configuration" in r.getMessage()]

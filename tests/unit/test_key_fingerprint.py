@@ -151,6 +151,6 @@ def test_command_without_a_usable_secret_stops_with_code_2(
     short = tmp_path / "short.key"
     short.write_text("5f" * 8, encoding="utf-8")
     code, out = fingerprint_cli(["--secret-file", str(short)])
-    assert code == 2 and "at least 32 bytes" in out
+    assert code == 2 and "at least 32 bytes" in " ".join(out.split())
     code, out = fingerprint_cli(["--secret-file", str(tmp_path / "missing.key")])
     assert code == 2

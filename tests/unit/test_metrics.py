@@ -20,8 +20,8 @@ from sqlalchemy.exc import OperationalError
 from consumers.logs import JsonFormatter, configure, describe_error, log_event, screen
 from consumers.metrics import Health, MetricsServer, ServiceMetrics
 from contract.plaintext import eleven_check
+from core.settings import RiecSettings
 from riec.broker import free_port
-from riec.settings import Settings
 
 # -- metrics ---------------------------------------------------------------------------
 
@@ -217,7 +217,7 @@ def test_healthz_answers_200_or_503_with_a_small_json_body(
 
 
 def test_the_endpoint_binds_to_loopback_unless_configured_otherwise() -> None:
-    assert Settings().metrics_host == "127.0.0.1"
+    assert RiecSettings().metrics_host == "127.0.0.1"
 
 
 # -- structured logs -------------------------------------------------------------------
@@ -356,7 +356,7 @@ def test_configure_sends_everything_as_json_lines() -> None:
 
 def test_the_operations_guide_documents_every_setting() -> None:
     guide = (Path(__file__).parents[2] / "docs" / "operations.md").read_text(encoding="utf-8")
-    missing = [n for n in Settings.model_fields if f"RIEC_{n.upper()}" not in guide]
+    missing = [n for n in RiecSettings.model_fields if f"RIEC_{n.upper()}" not in guide]
     assert not missing, f"docs/operations.md does not mention: {missing}"
 
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from core.settings import PartnerSettings
 from partner.csv_source import read_header
 from partner.preview import PushPreview
 from partner.push import PushOptions
 from partner.service import push_file
-from riec.settings import Settings
 
 SECRET_HEX = "5f" * 32
 UNREACHABLE = "127.0.0.1:1"
@@ -108,7 +108,7 @@ def test_dry_run_checks_every_row_writes_rejects_and_sends_nothing(
     report = push_file(
         export,
         options(),
-        settings=Settings(bootstrap_servers=UNREACHABLE, data_dir=tmp_path),
+        settings=PartnerSettings(bootstrap_servers=UNREACHABLE),
         secret_file=secret_file,
         mapping=MAP,
         rejects_path=rejects,
@@ -273,7 +273,7 @@ def test_preview_withholds_unknown_column_names_that_look_like_identifiers() -> 
 def test_a_mended_file_leaves_no_rejects_file_of_the_earlier_run(
     export: Path, secret_file: Path, tmp_path: Path
 ) -> None:
-    settings = Settings(bootstrap_servers=UNREACHABLE, data_dir=tmp_path)
+    settings = PartnerSettings(bootstrap_servers=UNREACHABLE)
     rejects = tmp_path / "meldingen.rejects.csv"
 
     def dry_run() -> None:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from riec.settings import Settings, kafka_security_problems
+from kafka.errors import KafkaConnectionError, KafkaTimeoutError
+
+from core.errors import BrokerUnavailable, ConfigurationError
+from core.settings import KafkaSettings, kafka_security_problems
 
 
 class _Masked(str):
@@ -24,14 +27,17 @@ class _Masked(str):
         return "'**********'"
 
 
-def client_options(settings: Settings) -> dict[str, Any]:
+def client_options(settings: KafkaSettings) -> dict[str, Any]:
     """Keyword arguments that make a kafka-python client connect as ``settings`` say."""
     # Checked again here: ``model_copy(update=...)`` skips validation, and a clear error now
     # beats a TLS handshake that fails later on a missing file.
     if problems := kafka_security_problems(settings):
-        raise ValueError("Kafka security settings: " + "; ".join(problems))
+        raise ConfigurationError("Kafka security settings: " + "; ".join(problems))
     protocol = settings.kafka_security_protocol
-    options: dict[str, Any] = {"security_protocol": protocol}
+    options: dict[str, Any] = {
+        "security_protocol": protocol,
+        "bootstrap_timeout_ms": settings.kafka_bootstrap_timeout_ms,
+    }
     if protocol in ("SSL", "SASL_SSL"):
         options["ssl_check_hostname"] = settings.kafka_ssl_check_hostname
         if settings.kafka_ssl_cafile is not None:
@@ -48,3 +54,16 @@ def client_options(settings: Settings) -> dict[str, Any]:
         options["sasl_plain_username"] = settings.kafka_sasl_username
         options["sasl_plain_password"] = _Masked(settings.kafka_sasl_password.get_secret_value())
     return options
+
+
+#: What a kafka-python client raises when it is created but no broker answers.
+BOOTSTRAP_ERRORS = (KafkaTimeoutError, KafkaConnectionError)
+
+
+def broker_unreachable(settings: KafkaSettings) -> BrokerUnavailable:
+    """The error for "no broker answered", saying what to check."""
+    return BrokerUnavailable(
+        f"no Kafka broker answered at {settings.bootstrap_servers}: check "
+        "RIEC_BOOTSTRAP_SERVERS (host and port) and that the broker runs; the connection "
+        f"uses RIEC_KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol}"
+    )

@@ -1,0 +1,3 @@
+from riec.cli.main import app
+
+app()
