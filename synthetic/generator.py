@@ -73,15 +73,16 @@ class PartnerSpec:
 
 
 DEFAULT_PARTNERS: Final[tuple[PartnerSpec, ...]] = (
-    PartnerSpec("gemeente-tilburg", "gemeente", ("person", "company", "address"),
-                "avg-6-1-e-uavg-convenant"),
+    PartnerSpec(
+        "gemeente-tilburg", "gemeente", ("person", "company", "address"), "avg-6-1-e-uavg-convenant"
+    ),
     PartnerSpec("gemeente-breda", "gemeente", ("person", "address"), "avg-6-1-e-uavg-convenant"),
     PartnerSpec("politie-zwb", "politie", ("person", "vehicle", "address"), "wpg-art20"),
-    PartnerSpec("belastingdienst", "belastingdienst", ("company", "person"),
-                "awr-art67-urawr-43c"),
+    PartnerSpec("belastingdienst", "belastingdienst", ("company", "person"), "awr-art67-urawr-43c"),
     PartnerSpec("uwv", "uwv", ("person", "company"), "wet-suwi"),
-    PartnerSpec("arbeidsinspectie", "arbeidsinspectie", ("company", "address", "person"),
-                "wet-suwi"),
+    PartnerSpec(
+        "arbeidsinspectie", "arbeidsinspectie", ("company", "address", "person"), "wet-suwi"
+    ),
     PartnerSpec("douane", "douane", ("vehicle", "company"), "awr-art67-urawr-43c"),
     PartnerSpec("kmar", "kmar", ("person", "vehicle"), "wpg-art20"),
 )
@@ -211,8 +212,9 @@ class World:
 
 def _split_counts(n_subjects: int) -> dict[str, int]:
     counts = {kind: max(1, round(n_subjects * share)) for kind, share in _TYPE_SHARES.items()}
-    counts["address"] = max(1, n_subjects - counts["person"] - counts["company"]
-                            - counts["vehicle"])
+    counts["address"] = max(
+        1, n_subjects - counts["person"] - counts["company"] - counts["vehicle"]
+    )
     return counts
 
 
@@ -245,7 +247,8 @@ class _AddressFactory:
             letter = rng.choice("ABCD") if rng.random() < 0.1 else ""
             toevoeging = (
                 rng.choice(("1", "2", "3", "hs", "bis", "I", "II", "zw"))
-                if rng.random() < 0.08 else ""
+                if rng.random() < 0.08
+                else ""
             )
             key = (code, number, letter, toevoeging)
             if key not in self.used_numbers:
@@ -358,20 +361,22 @@ def _build_world(n_subjects: int, rng: random.Random, reference_date: date) -> W
             if spouse == (tv, an):
                 spouse = None
         previous = rng.choice(residential)
-        persons.append(Person(
-            id=f"P{i:0{width}d}",
-            bsn=_unique(lambda: ids.bsn(rng), used_numbers),
-            sex=sex,
-            given_names=given,
-            roepnaam=roepnaam,
-            tussenvoegsel=tv,
-            achternaam=an,
-            spouse=spouse,
-            birth_date=birth,
-            address=homes[i],
-            previous_address=previous if previous != homes[i] else rng.choice(residential),
-            iban=ids.iban(rng),
-        ))
+        persons.append(
+            Person(
+                id=f"P{i:0{width}d}",
+                bsn=_unique(lambda: ids.bsn(rng), used_numbers),
+                sex=sex,
+                given_names=given,
+                roepnaam=roepnaam,
+                tussenvoegsel=tv,
+                achternaam=an,
+                spouse=spouse,
+                birth_date=birth,
+                address=homes[i],
+                previous_address=previous if previous != homes[i] else rng.choice(residential),
+                iban=ids.iban(rng),
+            )
+        )
 
     # Flex offices: many companies on one address, often run by the same few straw men.
     n_companies = counts["company"]
@@ -403,18 +408,21 @@ def _build_world(n_subjects: int, rng: random.Random, reference_date: date) -> W
     for i in range(n_companies):
         form, _, has_rsin, _ = rng.choices(LEGAL_FORMS, cum_weights=form_cum)[0]
         director = persons[directors[i]]
-        companies.append(Company(
-            id=f"C{i:0{width}d}",
-            kvk=_unique(lambda: ids.kvk_nummer(rng), kvks),
-            vestigingsnummer=ids.vestigingsnummer(rng),
-            rsin=_unique(lambda: ids.rsin(rng), used_numbers) if has_rsin else "",
-            base_name=_company_base_name(rng, director, addresses[company_addresses[i]].city,
-                                         any_surname),
-            legal_form=form,
-            address=company_addresses[i],
-            director=directors[i],
-            iban=ids.iban(rng),
-        ))
+        companies.append(
+            Company(
+                id=f"C{i:0{width}d}",
+                kvk=_unique(lambda: ids.kvk_nummer(rng), kvks),
+                vestigingsnummer=ids.vestigingsnummer(rng),
+                rsin=_unique(lambda: ids.rsin(rng), used_numbers) if has_rsin else "",
+                base_name=_company_base_name(
+                    rng, director, addresses[company_addresses[i]].city, any_surname
+                ),
+                legal_form=form,
+                address=company_addresses[i],
+                director=directors[i],
+                iban=ids.iban(rng),
+            )
+        )
 
     plates: set[str] = set()
     vehicles: list[Vehicle] = []
@@ -429,18 +437,21 @@ def _build_world(n_subjects: int, rng: random.Random, reference_date: date) -> W
             holder_company = rng.choice(flex_company_ids)
         else:
             holder_company = rng.randrange(len(companies))
-        vehicles.append(Vehicle(
-            id=f"V{i:0{width}d}",
-            kenteken=_unique(lambda: ids.kenteken(rng), plates),
-            holder_person=holder_person,
-            holder_company=holder_company,
-        ))
+        vehicles.append(
+            Vehicle(
+                id=f"V{i:0{width}d}",
+                kenteken=_unique(lambda: ids.kenteken(rng), plates),
+                holder_person=holder_person,
+                holder_company=holder_company,
+            )
+        )
 
     return World(addresses, persons, companies, vehicles, flex_offices, crowded, straw_men)
 
 
-def _company_base_name(rng: random.Random, director: Person, city: str,
-                       surname: Callable[[], tuple[str, str]]) -> str:
+def _company_base_name(
+    rng: random.Random, director: Person, city: str, surname: Callable[[], tuple[str, str]]
+) -> str:
     pattern = rng.choice(COMPANY_PATTERNS)
     tv, an = director.tussenvoegsel, director.achternaam
     # A surname opening a trade name takes a capital: "Van den Berg Bouw".
@@ -485,8 +496,14 @@ _PATTERN_THEMES: Final = {
 class _Planner:
     """Decides which partners see which subject, with which signal and when."""
 
-    def __init__(self, world: World, partners: Sequence[PartnerSpec], rng: random.Random,
-                 reference_date: date, multi_share: float) -> None:
+    def __init__(
+        self,
+        world: World,
+        partners: Sequence[PartnerSpec],
+        rng: random.Random,
+        reference_date: date,
+        multi_share: float,
+    ) -> None:
         self.world = world
         self.rng = rng
         self.reference_date = reference_date
@@ -499,8 +516,11 @@ class _Planner:
                 fitting = tuple(c for c in all_codes if kind in c.entity_types)
                 self.codes[(p.partner, kind)] = fitting or all_codes
         self.home_city: dict[str, str | None] = {
-            p.partner: (_CITY_BY_SLUG.get(p.partner.removeprefix("gemeente-"))
-                        if p.partner_type == "gemeente" else None)
+            p.partner: (
+                _CITY_BY_SLUG.get(p.partner.removeprefix("gemeente-"))
+                if p.partner_type == "gemeente"
+                else None
+            )
             for p in partners
         }
 
@@ -531,8 +551,12 @@ class _Planner:
     def plan(self) -> list[_Observation]:
         rng, world = self.rng, self.world
         subjects: list[tuple[str, int]] = []
-        sizes = {"person": len(world.persons), "company": len(world.companies),
-                 "address": len(world.addresses), "vehicle": len(world.vehicles)}
+        sizes = {
+            "person": len(world.persons),
+            "company": len(world.companies),
+            "address": len(world.addresses),
+            "vehicle": len(world.vehicles),
+        }
         for kind in ENTITY_TYPES:
             if self.eligible[kind]:
                 subjects.extend((kind, i) for i in range(sizes[kind]))
@@ -542,8 +566,9 @@ class _Planner:
         pattern.update({("address", i): "crowded" for i in world.crowded_addresses})
         pattern.update({("person", i): "straw" for i in world.straw_men})
         flex = set(world.flex_offices)
-        pattern.update({("company", i): "flex" for i, c in enumerate(world.companies)
-                        if c.address in flex})
+        pattern.update(
+            {("company", i): "flex" for i, c in enumerate(world.companies) if c.address in flex}
+        )
 
         capable = [s for s in subjects if len(self.eligible[s[0]]) >= 2]
         quota = min(len(capable), round(self.multi_share * len(subjects)))
@@ -560,23 +585,29 @@ class _Planner:
         for kind, index in subjects:
             k = 1
             if (kind, index) in multi:
-                k = rng.choices(list(_PARTNER_COUNT_WEIGHTS),
-                                weights=list(_PARTNER_COUNT_WEIGHTS.values()))[0]
+                k = rng.choices(
+                    list(_PARTNER_COUNT_WEIGHTS), weights=list(_PARTNER_COUNT_WEIGHTS.values())
+                )[0]
                 k = min(k, len(self.eligible[kind]))
             themes = _PATTERN_THEMES.get(pattern.get((kind, index), ""), ())
             observations.extend(self._observe(kind, index, k, themes))
         return observations
 
-    def _observe(self, kind: str, index: int, k: int,
-                 preferred_themes: tuple[str, ...]) -> list[_Observation]:
+    def _observe(
+        self, kind: str, index: int, k: int, preferred_themes: tuple[str, ...]
+    ) -> list[_Observation]:
         rng = self.rng
         city = self.world.city_of(kind, index)
         candidates = list(self.eligible[kind])
         weights = [self._weight(p, city) for p in candidates]
         if preferred_themes:
             weights = [
-                w * (4.0 if any(c.theme in preferred_themes
-                                for c in self.codes[(p.partner, kind)]) else 1.0)
+                w
+                * (
+                    4.0
+                    if any(c.theme in preferred_themes for c in self.codes[(p.partner, kind)])
+                    else 1.0
+                )
                 for p, w in zip(candidates, weights, strict=True)
             ]
         first_partner = candidates.pop(self._pick(candidates, weights))
@@ -589,23 +620,36 @@ class _Planner:
         out = [_Observation(kind, index, first_partner, True, first_signal, anchor)]
 
         # Further partners in a story lean towards those that record the same theme.
-        weights = [w * (3.0 if any(c.theme == theme for c in self.codes[(p.partner, kind)])
-                        else 1.0) for p, w in zip(candidates, weights, strict=True)]
+        weights = [
+            w * (3.0 if any(c.theme == theme for c in self.codes[(p.partner, kind)]) else 1.0)
+            for p, w in zip(candidates, weights, strict=True)
+        ]
         for _ in range(k - 1):
             i = self._pick(candidates, weights)
             partner = candidates.pop(i)
             weights.pop(i)
             codes = self.codes[(partner.partner, kind)]
             same_theme = [c for c in codes if c.theme == theme]
-            out.append(_Observation(kind, index, partner, False,
-                                    rng.choice(same_theme or codes), self._date_near(anchor)))
+            out.append(
+                _Observation(
+                    kind,
+                    index,
+                    partner,
+                    False,
+                    rng.choice(same_theme or codes),
+                    self._date_near(anchor),
+                )
+            )
 
         # Now and then a partner has a second, later signal on the same subject.
         for obs in list(out):
             if rng.random() < 0.06:
                 codes = self.codes[(obs.partner.partner, kind)]
-                out.append(_Observation(kind, index, obs.partner, False, rng.choice(codes),
-                                        self._date_near(None)))
+                out.append(
+                    _Observation(
+                        kind, index, obs.partner, False, rng.choice(codes), self._date_near(None)
+                    )
+                )
         return out
 
 
@@ -657,8 +701,9 @@ class _Renderer:
     def _missing(self, factor: float = 1.0) -> bool:
         return self.rng.random() < self.rates.missing * factor
 
-    def _text(self, values: dict[str, str], keys: Sequence[str], case: str,
-              drop_diacritics: bool) -> None:
+    def _text(
+        self, values: dict[str, str], keys: Sequence[str], case: str, drop_diacritics: bool
+    ) -> None:
         for key in keys:
             text = v.case_text(values[key], case)
             values[key] = v.strip_diacritics(text) if drop_diacritics else text
@@ -686,8 +731,9 @@ class _Renderer:
             "bewaren_tot": "" if self._missing(2.0) else retention.isoformat(),
         }
 
-    def _address_fields(self, row: dict[str, str], address: Address, style: v.HouseStyle,
-                        vary: bool, city_key: str) -> None:
+    def _address_fields(
+        self, row: dict[str, str], address: Address, style: v.HouseStyle, vary: bool, city_key: str
+    ) -> None:
         rng = self.rng
         abbreviate = style.abbreviate_streets
         if vary and rng.random() < 0.5:
@@ -697,7 +743,9 @@ class _Renderer:
             city = rng.choice(CITY_ALIASES[city])
         row["straat"] = v.street_text(address.street, abbreviate=abbreviate)
         row["huisnummer"] = v.huisnummer_text(
-            address.number, address.huisletter, address.toevoeging,
+            address.number,
+            address.huisletter,
+            address.toevoeging,
             self._pick(vary, style.huisnummer_form, v.HUISNUMMER_FORMS),
         )
         row["postcode"] = v.postcode_text(
@@ -713,15 +761,17 @@ class _Renderer:
             row[city_key] = ""
 
     # Entity types --------------------------------------------------------------------
-    def _person(self, row: dict[str, str], obs: _Observation, style: v.HouseStyle,
-                vary: bool) -> None:
+    def _person(
+        self, row: dict[str, str], obs: _Observation, style: v.HouseStyle, vary: bool
+    ) -> None:
         rng, world = self.rng, self.world
         person = world.persons[obs.index]
         tv, an = person.tussenvoegsel, person.achternaam
         if person.spouse and vary and rng.random() < 0.5:
             tv, an = v.married_surname((tv, an), person.spouse, spouse_first=rng.random() < 0.7)
-        given = v.given_names_text(person.given_names, person.roepnaam,
-                                   self._pick(vary, style.given_form, v.GIVEN_FORMS))
+        given = v.given_names_text(
+            person.given_names, person.roepnaam, self._pick(vary, style.given_form, v.GIVEN_FORMS)
+        )
         surname_form = self._pick(vary, style.surname_form, v.SURNAME_FORMS)
         names = {"voornamen": "", "tussenvoegsel": "", "achternaam": "", "naam": ""}
         if style.name_layout == "naam":
@@ -759,19 +809,23 @@ class _Renderer:
             row["persoonscategorie"] = ""
         self._blank_address(row, "woonplaats", 0.5)
 
-    def _company(self, row: dict[str, str], obs: _Observation, style: v.HouseStyle,
-                 vary: bool) -> None:
+    def _company(
+        self, row: dict[str, str], obs: _Observation, style: v.HouseStyle, vary: bool
+    ) -> None:
         rng, world = self.rng, self.world
         company = world.companies[obs.index]
         spelling = style.legal_form_spelling
         if vary and rng.random() < 0.5:
             spelling = rng.randrange(len(LEGAL_FORM_SPELLINGS[company.legal_form]))
-        name = {"handelsnaam": v.company_name_text(company.base_name, company.legal_form,
-                                                   spelling)}
+        name = {"handelsnaam": v.company_name_text(company.base_name, company.legal_form, spelling)}
         if vary and rng.random() < 0.2:
             name["handelsnaam"] = name["handelsnaam"].replace(" & ", " en ")
-        self._text(name, ("handelsnaam",), self._pick(vary, style.text_case, v.CASE_FORMS),
-                   vary and rng.random() < 0.3)
+        self._text(
+            name,
+            ("handelsnaam",),
+            self._pick(vary, style.text_case, v.CASE_FORMS),
+            vary and rng.random() < 0.3,
+        )
         self._address_fields(row, world.addresses[company.address], style, vary, "plaats")
         if style.text_case == "upper":
             row["straat"], row["plaats"] = row["straat"].upper(), row["plaats"].upper()
@@ -792,8 +846,9 @@ class _Renderer:
             row["bestuurder_bsn"] = ""
         self._blank_address(row, "plaats", 0.3)
 
-    def _address(self, row: dict[str, str], obs: _Observation, style: v.HouseStyle,
-                 vary: bool) -> None:
+    def _address(
+        self, row: dict[str, str], obs: _Observation, style: v.HouseStyle, vary: bool
+    ) -> None:
         address = self.world.addresses[obs.index]
         self._address_fields(row, address, style, vary, "woonplaats")
         if style.text_case == "upper":
@@ -804,8 +859,9 @@ class _Renderer:
         if self._missing():
             row["woonplaats"] = ""
 
-    def _vehicle(self, row: dict[str, str], obs: _Observation, style: v.HouseStyle,
-                 vary: bool) -> None:
+    def _vehicle(
+        self, row: dict[str, str], obs: _Observation, style: v.HouseStyle, vary: bool
+    ) -> None:
         world = self.world
         vehicle = world.vehicles[obs.index]
         row["kenteken"] = v.kenteken_text(
@@ -842,8 +898,9 @@ def _record_id(partner: str, seq: int, when: date) -> str:
     return template.format(year=when.year, yy=f"{when.year % 100:02d}", seq=seq)
 
 
-def _check_inputs(n_subjects: int, partners: Sequence[PartnerSpec],
-                  rates: dict[str, float]) -> None:
+def _check_inputs(
+    n_subjects: int, partners: Sequence[PartnerSpec], rates: dict[str, float]
+) -> None:
     if n_subjects < 10:
         raise ValueError("n_subjects must be at least 10")
     for name, rate in rates.items():
@@ -914,9 +971,13 @@ def generate_dataset(
     reference_date: date = REFERENCE_DATE,
 ) -> DatasetManifest:
     """Write partner CSVs, ``truth.csv``, ``expected_rejects.csv`` and ``manifest.json``."""
-    rates = {"variant_rate": variant_rate, "typo_rate": typo_rate,
-             "missing_rate": missing_rate, "move_rate": move_rate,
-             "multi_partner_share": multi_partner_share}
+    rates = {
+        "variant_rate": variant_rate,
+        "typo_rate": typo_rate,
+        "missing_rate": missing_rate,
+        "move_rate": move_rate,
+        "multi_partner_share": multi_partner_share,
+    }
     _check_inputs(n_subjects, partners, rates)
     out_dir = Path(out_dir)
     rng = random.Random(seed)
@@ -924,8 +985,13 @@ def generate_dataset(
     observations = _Planner(world, partners, rng, reference_date, multi_partner_share).plan()
     renderer = _Renderer(world, rng, _Rates(variant_rate, typo_rate, missing_rate, move_rate))
     rows = [
-        _Row(obs.partner, obs.kind, obs.when, renderer.row(obs),
-             world.subject_id(obs.kind, obs.index))
+        _Row(
+            obs.partner,
+            obs.kind,
+            obs.when,
+            renderer.row(obs),
+            world.subject_id(obs.kind, obs.index),
+        )
         for obs in observations
     ]
     rows.extend(_invalid_rows(rows, rng, reference_date))
@@ -955,8 +1021,9 @@ def generate_dataset(
         for kind in spec.entity_types:
             path = partner_dir / f"{kind}.csv"
             _write_csv(path, columns_for(kind), per_type[kind])
-            files.append(PartnerFile(spec.partner, spec.partner_type, kind, path,
-                                     len(per_type[kind])))
+            files.append(
+                PartnerFile(spec.partner, spec.partner_type, kind, path, len(per_type[kind]))
+            )
 
     truth_path = out_dir / "truth.csv"
     _write_csv(truth_path, ("partner", "record_id", "entity_type", "true_entity_id"), truth)
@@ -987,20 +1054,33 @@ def _write_manifest(
         "reference_date": reference_date.isoformat(),
         "parameters": rates,
         "partners": [
-            {"partner": p.partner, "partner_type": p.partner_type,
-             "entity_types": list(p.entity_types), "legal_basis": p.legal_basis}
+            {
+                "partner": p.partner,
+                "partner_type": p.partner_type,
+                "entity_types": list(p.entity_types),
+                "legal_basis": p.legal_basis,
+            }
             for p in partners
         ],
         "files": [
-            {"partner": f.partner, "partner_type": f.partner_type, "entity_type": f.entity_type,
-             "path": f.path.relative_to(manifest.out_dir).as_posix(), "rows": f.rows}
+            {
+                "partner": f.partner,
+                "partner_type": f.partner_type,
+                "entity_type": f.entity_type,
+                "path": f.path.relative_to(manifest.out_dir).as_posix(),
+                "rows": f.rows,
+            }
             for f in manifest.files
         ],
         "truth": "truth.csv",
         "expected_rejects": "expected_rejects.csv",
         "counts": {
-            "world": {"person": len(world.persons), "company": len(world.companies),
-                      "address": len(world.addresses), "vehicle": len(world.vehicles)},
+            "world": {
+                "person": len(world.persons),
+                "company": len(world.companies),
+                "address": len(world.addresses),
+                "vehicle": len(world.vehicles),
+            },
             "records": len(truth) + len(rejects),
             "truth_rows": len(truth),
             "rejects": len(rejects),

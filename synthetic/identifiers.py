@@ -59,9 +59,7 @@ def elfproef_valid(value: str) -> bool:
 
 def _elfproef_number(rng: random.Random, first_digits: str) -> str:
     while True:
-        head = first_digits + "".join(
-            str(rng.randrange(10)) for _ in range(8 - len(first_digits))
-        )
+        head = first_digits + "".join(str(rng.randrange(10)) for _ in range(8 - len(first_digits)))
         check = sum(int(d) * w for d, w in zip(head, _ELFPROEF_WEIGHTS, strict=False)) % 11
         # The last digit has weight -1, so it must equal the weighted sum mod 11.
         if check < 10 and head != "00000000":

@@ -32,8 +32,18 @@ CASE_FORMS: Final = ("as_is", "upper", "lower")
 
 # Letters some systems cannot store and that NFKD does not decompose.
 _NO_DECOMPOSITION: Final = str.maketrans(
-    {"ı": "i", "ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "ß": "ss", "æ": "ae", "Æ": "AE",
-     "đ": "d", "Đ": "D"}
+    {
+        "ı": "i",
+        "ł": "l",
+        "Ł": "L",
+        "ø": "o",
+        "Ø": "O",
+        "ß": "ss",
+        "æ": "ae",
+        "Æ": "AE",
+        "đ": "d",
+        "Đ": "D",
+    }
 )
 
 # Neighbouring keys on a QWERTY keyboard: most real typos hit one of these.
@@ -243,8 +253,7 @@ def typo(text: str, rng: random.Random) -> str:
             replacement = _near(ch, rng)
             if replacement != ch:
                 return text[:i] + replacement + text[i + 1 :]
-        if (op == "transpose" and i + 1 < len(text) and text[i + 1].isalpha()
-                and text[i + 1] != ch):
+        if op == "transpose" and i + 1 < len(text) and text[i + 1].isalpha() and text[i + 1] != ch:
             return text[:i] + text[i + 1] + ch + text[i + 2 :]
     return text
 
@@ -283,32 +292,59 @@ HOUSE_STYLES: Final[dict[str, HouseStyle]] = {
     # many signals come from meldingen where nobody knew the BSN.
     "gemeente": HouseStyle(bsn_missing_factor=3.5, bag_id_share=1.0),
     "politie": HouseStyle(
-        name_layout="naam", given_form="initials", naam_order="inverted", date_form="dmy",
-        postcode_form="compact", huisnummer_form="spaced", legal_form_spelling=1,
-        abbreviate_streets=True, bsn_missing_factor=1.5, bag_id_share=0.3,
+        name_layout="naam",
+        given_form="initials",
+        naam_order="inverted",
+        date_form="dmy",
+        postcode_form="compact",
+        huisnummer_form="spaced",
+        legal_form_spelling=1,
+        abbreviate_streets=True,
+        bsn_missing_factor=1.5,
+        bag_id_share=0.3,
         writes_operatie=True,
     ),
     "kmar": HouseStyle(
-        name_layout="naam", given_form="full", naam_order="upper_inverted",
-        kenteken_form="compact", bsn_missing_factor=1.0, bag_id_share=0.2,
+        name_layout="naam",
+        given_form="full",
+        naam_order="upper_inverted",
+        kenteken_form="compact",
+        bsn_missing_factor=1.0,
+        bag_id_share=0.2,
     ),
     "belastingdienst": HouseStyle(
-        given_form="initials", text_case="upper", postcode_form="compact",
-        kenteken_form="compact", legal_form_spelling=1, bsn_missing_factor=0.0,
+        given_form="initials",
+        text_case="upper",
+        postcode_form="compact",
+        kenteken_form="compact",
+        legal_form_spelling=1,
+        bsn_missing_factor=0.0,
         bag_id_share=0.5,
     ),
     "uwv": HouseStyle(
-        date_form="dmy", huisnummer_form="dashed", bsn_missing_factor=0.0, bag_id_share=0.3,
+        date_form="dmy",
+        huisnummer_form="dashed",
+        bsn_missing_factor=0.0,
+        bag_id_share=0.3,
     ),
     # Inspectors write down what people tell them on site: roepnaam, surname in one field.
     "arbeidsinspectie": HouseStyle(
-        given_form="roepnaam", surname_form="inline", postcode_form="lower",
-        huisnummer_form="lower", legal_form_spelling=1, abbreviate_streets=True,
-        bsn_missing_factor=4.0, bag_id_share=0.3,
+        given_form="roepnaam",
+        surname_form="inline",
+        postcode_form="lower",
+        huisnummer_form="lower",
+        legal_form_spelling=1,
+        abbreviate_streets=True,
+        bsn_missing_factor=4.0,
+        bag_id_share=0.3,
     ),
     "douane": HouseStyle(
-        given_form="initials", text_case="upper", kenteken_form="compact",
-        legal_form_spelling=1, bsn_missing_factor=1.0, bag_id_share=0.2,
+        given_form="initials",
+        text_case="upper",
+        kenteken_form="compact",
+        legal_form_spelling=1,
+        bsn_missing_factor=1.0,
+        bag_id_share=0.2,
     ),
 }
 
