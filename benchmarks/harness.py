@@ -176,7 +176,7 @@ def run_path(
         with timings.stage("create topics"):
             create_topics(settings, [f.partner for f in files])
         # A fresh secret per run: nothing of one run can be linked to another.
-        pseudonymiser = Pseudonymiser(secrets.token_bytes(32), settings.partner_key_version)
+        pseudonymiser = Pseudonymiser(secrets.token_bytes(32), "k1")
         with timings.stage("partner push"):
             # Rejects go next to each input file: one shared folder would let files of
             # different partners with the same name (person.csv) overwrite each other's.

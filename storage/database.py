@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.models import AuditEvent, Base
+from core.errors import DatabaseUnavailable
+from storage.migrate import current_revision, head_revision, upgrade
+from storage.models import AuditEvent
 
 log = logging.getLogger("riec.storage")
 
@@ -54,56 +56,61 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def connect(url: str, *, create: bool = True) -> Database:
-    """Open the database at ``url`` and create missing tables."""
+def open_engine(url: str) -> Engine:
+    """An engine for ``url``, with the SQLite settings this project relies on."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    if create:
-        Base.metadata.create_all(engine)
-        add_missing_columns(engine)
+    return engine
+
+
+@contextmanager
+def reachable(url: str) -> Iterator[None]:
+    """Turn "the database did not answer" into a :class:`DatabaseUnavailable` that says so."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise DatabaseUnavailable(
+            f"the database at {_shown(url)} did not answer ({type(exc.orig).__name__}); "
+            "check RIEC_DATABASE_URL and that the database runs"
+        ) from None
+
+
+def connect(url: str, *, migrate: bool = True) -> Database:
+    """Open the database at ``url``, its schema at this release's revision.
+
+    With ``migrate`` (the embedded default) the schema is upgraded first; without it a
+    database at another revision is refused with what to run, so that services started
+    beside a migration job never work on a schema they do not expect.
+    """
+    engine = open_engine(url)
+    try:
+        with reachable(url):
+            if migrate:
+                upgrade(engine)
+            else:
+                check_revision(engine)
+    except Exception:
+        engine.dispose()
+        raise
     return Database(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
 
 
-def add_missing_columns(engine: Engine) -> list[str]:
-    """Add nullable columns the models have and an existing table lacks; the names added.
+def check_revision(engine: Engine) -> None:
+    """Refuse a database whose schema is not at this release's revision."""
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        raise DatabaseUnavailable(
+            f"the database schema is at revision {current or 'none'}, this release needs "
+            f"{head}: run `riec db upgrade` (or let the migration job finish)"
+        )
 
-    ``create_all`` creates missing tables but never alters one, so a database made by an
-    earlier release would lack columns added since. Until there are migrations, a nullable
-    column is added here (old rows get NULL, which the code reads as "not yet known"). A
-    missing NOT NULL column is left alone: it needs a migration with a value for old rows.
-    """
-    added: list[str] = []
-    existing_tables = set(inspect(engine).get_table_names())
-    quote = engine.dialect.identifier_preparer.quote
-    for table in Base.metadata.sorted_tables:
-        if table.name not in existing_tables:
-            continue
-        present = {c["name"] for c in inspect(engine).get_columns(table.name)}
-        for column in table.columns:
-            if column.name in present or not column.nullable:
-                continue
-            column_type = column.type.compile(dialect=engine.dialect)
-            # IF NOT EXISTS (PostgreSQL) and the duplicate check below (SQLite, which lacks
-            # it) let several processes start at once against the same database.
-            if_not_exists = "IF NOT EXISTS " if engine.dialect.name == "postgresql" else ""
-            statement = (
-                f"ALTER TABLE {quote(table.name)} ADD COLUMN {if_not_exists}"
-                f"{quote(column.name)} {column_type}"
-            )
-            try:
-                with engine.begin() as conn:
-                    conn.execute(text(statement))
-            except DBAPIError as error:
-                if "duplicate column" not in str(error.orig).lower():
-                    raise
-                continue
-            added.append(f"{table.name}.{column.name}")
-    if added:
-        log.warning("added missing columns: %s", ", ".join(added))
-    return added
+
+def _shown(url: str) -> str:
+    # The URL may carry a password.
+    return make_url(url).render_as_string(hide_password=True)
 
 
 @contextmanager

@@ -432,3 +432,23 @@ def test_kafka_init_creates_missing_topics_and_keeps_existing_ones(tmp_path: Pat
     assert all("--bootstrap-server kafka:9092" in line for line in log)
     altered = [line for line in log if line.startswith("kafka-configs.sh")]
     assert len(altered) == 1 and "--entity-name riec.partner.politie-oost-brabant" in altered[0]
+
+
+# --- schema migrations ---------------------------------------------------------------------
+
+
+def test_one_migration_job_runs_before_the_services_that_use_the_database(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    migrate = services["migrate"]
+    assert migrate["command"] == ["riec", "db", "upgrade"]
+    assert migrate["restart"] == "no"
+    assert _env(migrate)["RIEC_DB_AUTO_MIGRATE"] == "true"
+    users = ["matching", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"]
+    for name in users:
+        service = services[name]
+        assert service["depends_on"]["migrate"]["condition"] == (
+            "service_completed_successfully"
+        ), name
+        # Replicas only check the revision; none of them changes the schema.
+        assert _env(service)["RIEC_DB_AUTO_MIGRATE"] == "false", name

@@ -22,6 +22,7 @@ from typer.core import TyperGroup
 from core.errors import RiecError
 from riec.cli import (
     broker,
+    db,
     deadletters,
     demo,
     entities,
@@ -116,6 +117,7 @@ app.add_typer(entities.app, name="entities")
 app.add_typer(model.app, name="model")
 app.add_typer(deadletters.app, name="deadletters")
 app.add_typer(broker.app, name="broker")
+app.add_typer(db.app, name="db")
 app.command("evaluate")(evaluate.evaluate)
 app.command("explain")(explain.explain)
 app.command("demo")(demo.demo)

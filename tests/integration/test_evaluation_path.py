@@ -46,7 +46,7 @@ def test_synthetic_path_scores_above_floor(settings: RiecSettings, tmp_path: Pat
         for f in manifest.files
     ]
     create_topics(settings, {f.partner for f in files})
-    reports = push_files(settings, files, Pseudonymiser(SECRET, settings.partner_key_version))
+    reports = push_files(settings, files, Pseudonymiser(SECRET, "k1"))
     db = connect(settings.resolved_database_url)
     try:
         stats = match_until_caught_up(settings, db, max_seconds=120)
