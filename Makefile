@@ -19,6 +19,7 @@ demo: install
 # pytest exits with 5 when no test was collected; that is not a failure of the suite.
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q -p no:cacheprovider; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]
 
 lint: install
