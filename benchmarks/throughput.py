@@ -48,7 +48,7 @@ from harness import fresh_database
 from kafka import KafkaProducer
 from sqlalchemy import create_engine, func, select
 
-from core.settings import RiecSettings
+from core.settings import KafkaSettings, RiecSettings
 from partner.csv_source import read_rows
 from partner.errors import InvalidValue
 from partner.pseudonymise import Pseudonymiser
@@ -65,7 +65,7 @@ GOALS = {"records_per_second": 5000, "p95_seconds": 1.0, "peak_rss_gib": 2.0}
 
 def _push_worker(args: tuple[dict[str, Any], list[dict[str, Any]], str]) -> tuple[int, int]:
     settings_json, files, secret_hex = args
-    settings = RiecSettings(**settings_json)
+    settings = KafkaSettings(**settings_json)
     pseudonymiser = Pseudonymiser(bytes.fromhex(secret_hex), "k1")
     reports = push_files(
         settings,
@@ -90,18 +90,14 @@ def push_parallel(settings: RiecSettings, files: list[Any], secret_hex: str, wor
                 "path": str(f.path),
             }
         )
-    settings_json = json.loads(settings.model_dump_json())
+    settings_json = settings.connection()
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
         results = pool.map(_push_worker, [(settings_json, s, secret_hex) for s in shares if s])
     return sum(sent for sent, _ in results)
 
 
 def service_env(settings: RiecSettings) -> dict[str, str]:
-    env = dict(os.environ)
-    for name, value in json.loads(settings.model_dump_json()).items():
-        if value is not None:
-            env[f"RIEC_{name.upper()}"] = str(value)
-    return env
+    return {**os.environ, **settings.environment()}
 
 
 class RssSampler(threading.Thread):

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core.errors import RefusedError, UsageError
+from core.errors import RefusedError
 from matching.comparisons import COMPARISONS
 from matching.defaults import default_params
 from matching.model import ModelParams
@@ -24,12 +24,12 @@ from storage import Database
 from storage.models import AuditEvent, ModelVersion
 
 
-class UnknownModelVersion(UsageError, LookupError):
-    """No stored model version by that entity type and name."""
-
-
 class ApprovalError(RefusedError, ValueError):
     """An activation or rejection that lacks who or why, or names no stored version."""
+
+
+class UnknownModelVersion(ApprovalError, LookupError):
+    """No stored model version by that entity type and name."""
 
 
 @dataclass(frozen=True)

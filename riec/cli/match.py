@@ -39,8 +39,17 @@ def run(
         service = MatchingService(settings)
         service.install_signal_handlers()
         stats = service.run(until_caught_up=until_caught_up, max_seconds=max_seconds)
-    except RiecError:
-        raise
+    except RiecError as exc:
+        # The service logs JSON lines; its refusal to start is one of them. A RiecError's
+        # message is written for users and holds no data or secrets.
+        log_event(
+            logging.getLogger("riec.cli"),
+            "service_failed",
+            logging.CRITICAL,
+            error=str(exc),
+            retriable=exc.retriable,
+        )
+        raise typer.Exit(exc.exit_code) from None
     except Exception as exc:
         # Type and frames only: a full traceback may quote the data that caused it.
         log_event(

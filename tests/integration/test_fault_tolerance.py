@@ -31,6 +31,7 @@ from typing import Any
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from pydantic import SecretStr
 from sqlalchemy import create_engine, func, make_url, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
@@ -176,9 +177,7 @@ def assert_committed_to_the_end(settings: RiecSettings, sent: Sequence[Any]) -> 
 
 def cli_env(settings: RiecSettings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RIEC_")}
-    for name, value in settings.model_dump().items():
-        if value is not None:
-            env[f"RIEC_{name.upper()}"] = str(value)
+    env.update(settings.environment())
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -317,7 +316,10 @@ def test_kill_9_during_a_load_stores_every_record_exactly_once(
 
     # The uninterrupted run into a fresh database, beside the interrupted one.
     reference = s.model_copy(
-        update={"database_url": second_database_url, "consumer_group": s.consumer_group + "-ref"}
+        update={
+            "database_url": SecretStr(second_database_url),
+            "consumer_group": s.consumer_group + "-ref",
+        }
     )
     reference_stats: list[RunStats] = []
     reference_run = threading.Thread(
@@ -664,7 +666,7 @@ def test_a_database_outage_is_waited_out_without_losing_or_skipping_anything(
         through_proxy = direct.set(host="127.0.0.1", port=proxy.port)
         s = settings.model_copy(
             update={
-                "database_url": through_proxy.render_as_string(hide_password=False),
+                "database_url": SecretStr(through_proxy.render_as_string(hide_password=False)),
                 "poll_max_records": 100,
                 "db_retry_initial_seconds": 0.25,
                 "db_retry_max_seconds": 2.0,
@@ -770,7 +772,7 @@ def test_sigterm_finishes_the_batch_commits_and_leaves_the_group(
 # -- failure at startup ----------------------------------------------------------------
 
 
-def test_a_database_missing_at_startup_exits_1_with_one_json_line_and_no_secrets() -> None:
+def test_a_database_missing_at_startup_exits_4_with_one_json_line_and_no_secrets() -> None:
     root, riec = logging.getLogger(), logging.getLogger("riec")
     saved = (root.handlers[:], root.level, riec.level)
     env = {
@@ -784,8 +786,10 @@ def test_a_database_missing_at_startup_exits_1_with_one_json_line_and_no_secrets
         root.setLevel(saved[1])
         riec.setLevel(saved[2])
         logging.captureWarnings(False)
-    assert result.exit_code == 1
+    # 4: a service that could not be reached; a supervisor may try again later.
+    assert result.exit_code == 4
     [failure] = events(result.output, "service_failed")
     assert failure["level"] == "critical"
-    assert failure["error"].startswith("OperationalError(psycopg.OperationalError")
+    assert "did not answer" in failure["error"] and "RIEC_DATABASE_URL" in failure["error"]
+    assert failure["retriable"] is True
     assert "hunter2" not in result.output and "Traceback" not in result.output

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
+from pydantic import SecretStr
 
 from consumers.matching_service import MatchingService
 from core.kafka import client_options
@@ -289,7 +290,7 @@ def _tls_settings(
     return security.model_copy(
         update={
             "data_dir": tmp_path / "var",
-            "database_url": f"sqlite:///{tmp_path / 'riec.db'}",
+            "database_url": SecretStr(f"sqlite:///{tmp_path / 'riec.db'}"),
             "bootstrap_servers": endpoint.bootstrap,
             "topic_prefix": f"t{run}.partner.",
             "dead_letter_topic": f"t{run}.deadletter",
@@ -333,7 +334,9 @@ def _round_trip(bootstrap: str, options: dict[str, Any]) -> list[bytes]:
 
 def _refused(bootstrap: str, options: dict[str, Any]) -> None:
     with pytest.raises(KafkaError):
-        KafkaProducer(bootstrap_servers=bootstrap, bootstrap_timeout_ms=REFUSED_AFTER_MS, **options)
+        KafkaProducer(
+            bootstrap_servers=bootstrap, **{**options, "bootstrap_timeout_ms": REFUSED_AFTER_MS}
+        )
 
 
 # -- tests ----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from core.settings import RiecSettings
+from core.settings import PartnerSettings, RiecSettings
 from partner.push import PushOptions, PushReport
 from partner.service import push_file
 from riec.broker import LocalBroker
@@ -76,7 +76,7 @@ def test_dry_run_sends_nothing_and_agrees_with_the_real_push(
         return push_file(
             export,
             options,
-            settings=settings,
+            settings=PartnerSettings(**settings.connection()),
             secret_file=key,
             mapping={"record_id": "Kenmerk"},
             rejects_path=rejects,

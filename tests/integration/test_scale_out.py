@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import subprocess
@@ -10,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from core.settings import RiecSettings
@@ -38,11 +38,7 @@ def partition(url: str) -> set[frozenset[tuple[str, str]]]:
 
 
 def env_for(settings: RiecSettings) -> dict[str, str]:
-    env = dict(os.environ)
-    for name, value in json.loads(settings.model_dump_json()).items():
-        if value is not None:
-            env[f"RIEC_{name.upper()}"] = str(value)
-    return env
+    return {**os.environ, **settings.environment()}
 
 
 @pytest.mark.parametrize("instances", [3])
@@ -69,7 +65,7 @@ def test_instances_in_one_group_give_the_entities_of_one(
     single = settings.model_copy(
         update={
             "consumer_group": settings.consumer_group + "-single",
-            "database_url": f"sqlite:///{tmp_path / 'single.db'}",
+            "database_url": SecretStr(f"sqlite:///{tmp_path / 'single.db'}"),
         }
     )
     match_until_caught_up(single, max_seconds=300)
