@@ -17,8 +17,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Self, TypeVar
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.files import parse_umask, set_umask
 
 KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
@@ -122,7 +124,26 @@ class KafkaSettings(BaseSettings):
         return env
 
 
-class PartnerSettings(KafkaSettings):
+class FileSettings(BaseSettings):
+    """How the files a component writes are protected (see ``core.files``)."""
+
+    model_config = _CONFIG
+
+    umask: str = Field(
+        default="077",
+        description="Umask for the data directories and files written (databases, hit lists, "
+        "exports, rejects files): 077 makes them readable by the running account only "
+        "(directories 0700, files 0600); 027 lets its group read them. Key files are 0600 "
+        "whatever this says.",
+    )
+
+    @field_validator("umask")
+    @classmethod
+    def _check_umask(cls, value: str) -> str:
+        return f"{parse_umask(value):03o}"
+
+
+class PartnerSettings(KafkaSettings, FileSettings):
     """The partner side: the Kafka connection and the pseudonymisation secret."""
 
     partner_secret: SecretStr | None = Field(
@@ -135,7 +156,7 @@ class PartnerSettings(KafkaSettings):
     partner_key_version: str = Field(default="k1", description="Version label of the secret.")
 
 
-class RiecSettings(KafkaSettings):
+class RiecSettings(KafkaSettings, FileSettings):
     """The RIEC side. Defaults give the embedded demo set-up (SQLite, local broker)."""
 
     data_dir: Path = Field(
@@ -277,14 +298,15 @@ def kafka_security_problems(settings: KafkaSettings) -> list[str]:
 def load_settings(kind: type[_S], **overrides: Any) -> _S:
     """``kind`` read from the environment; a bad variable becomes a :class:`ConfigurationError`.
 
-    The message names the variables and what is wrong with them, never their values.
+    The message names the variables and what is wrong with them, never their values. The
+    umask setting (``RIEC_UMASK``) is applied to the process here, at its entry point.
     """
     from pydantic import ValidationError
 
     from core.errors import ConfigurationError
 
     try:
-        return kind(**overrides)
+        settings = kind(**overrides)
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_input=False, include_url=False):
@@ -292,3 +314,8 @@ def load_settings(kind: type[_S], **overrides: Any) -> _S:
             name = f"RIEC_{where.upper()}" if where else "RIEC_* settings"
             problems.append(f"{name}: {error['msg']}")
         raise ConfigurationError("; ".join(problems)) from None
+    if isinstance(settings, FileSettings):
+        # Settings are loaded once at an entry point: from here on, every file and
+        # directory the process creates follows the deployment's umask.
+        set_umask(parse_umask(settings.umask))
+    return settings

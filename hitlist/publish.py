@@ -7,11 +7,11 @@ one transaction, and files written before a failure are removed again.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from core.files import private_dir, write_private_bytes, write_private_text
 from hitlist.build import BuiltHitList
 from hitlist.render import render_csv, render_html
 from storage.database import Database
@@ -53,7 +53,7 @@ def publish_hit_list(
 ) -> PublishedHitList:
     """Write ``hit_list`` to ``out_dir`` (and ``latest.*``), the database and the audit log."""
     created_at = now or datetime.now(UTC)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(out_dir)
     csv_path, html_path = _free_paths(out_dir, created_at)
     written: list[Path] = []
     try:
@@ -117,8 +117,8 @@ def publish_hit_list(
             path.unlink(missing_ok=True)
         raise
     # Copies, not links: the files are often picked up from a share that does not follow links.
-    shutil.copyfile(csv_path, out_dir / "latest.csv")
-    shutil.copyfile(html_path, out_dir / "latest.html")
+    write_private_bytes(out_dir / "latest.csv", csv_path.read_bytes())
+    write_private_bytes(out_dir / "latest.html", html_path.read_bytes())
     return published
 
 
@@ -137,5 +137,7 @@ def _title(created_at: datetime) -> str:
 
 
 def _write(path: Path, content: str, written: list[Path]) -> None:
-    path.write_text(content, encoding="utf-8")
+    # Hit lists name partners' record ids: readable by the owner (and the group the
+    # deployment's umask admits) only.
+    write_private_text(path, content)
     written.append(path)

@@ -21,6 +21,7 @@ from typing import Any, Final, Literal
 from contract import EnvelopeError, encode_envelope, load_sharing_rules
 from contract.plaintext import find_identifiers
 from core.errors import UsageError
+from core.files import open_private
 from partner.csv_source import SourceRow
 from partner.encode import RecordEncoder, parse_date
 from partner.errors import InvalidValue
@@ -235,8 +236,8 @@ class RejectsWriter:
 
     def __call__(self, reject: Reject) -> None:
         if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = self.path.open("w", newline="", encoding="utf-8")
+            # Line numbers and record ids of the partner's own data: owner only.
+            self._handle = open_private(self.path, "w", newline="")
             self._writer = csv.writer(self._handle)
             self._writer.writerow(REJECTS_HEADER)
         self._writer.writerow(
@@ -252,3 +253,4 @@ class RejectsWriter:
     def close(self) -> None:
         if self._handle is not None:
             self._handle.close()
+            self._handle = None

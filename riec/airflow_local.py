@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.files import private_dir
+
 DAGS_FOLDER = Path(__file__).resolve().parent.parent / "dags"
 VALIDATE_DAG = "validate_partner_records"
 HIT_LIST_DAG = "build_hit_list"
@@ -34,7 +36,7 @@ def use_airflow_home(home: Path) -> Path:
         raise RuntimeError(
             "airflow was imported before its home was set; call use_airflow_home() first"
         )
-    home.mkdir(parents=True, exist_ok=True)
+    private_dir(home)
     os.environ.update(airflow_environment(home))
     return home
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from core.files import create_secret_file, private_dir
 from core.settings import RiecSettings
 from partner.pseudonymise import Pseudonymiser
 from riec.airflow_local import HIT_LIST_DAG, VALIDATE_DAG, migrate, run_dag, use_airflow_home
@@ -32,7 +33,9 @@ def run_demo(out: Path, *, subjects: int, seed: int, console: Console) -> Path:
     # A demo run starts from nothing, so its figures are its own.
     for path in (riec_side, partner_side):
         shutil.rmtree(path, ignore_errors=True)
-    riec_side.mkdir(parents=True)
+    # Both sides' data stay readable by this account only (core.files).
+    for path in (out, riec_side, partner_side):
+        private_dir(path)
 
     started = time.monotonic()
     console.rule("[bold]1. Partners: synthetic source files")
@@ -56,9 +59,9 @@ def run_demo(out: Path, *, subjects: int, seed: int, console: Console) -> Path:
 
         console.rule("[bold]3. Partners push (normalise, pseudonymise, produce)")
         # The key belongs to the partners; it is written on their side only.
-        key_file = partner_side / "shared-secret.key"
-        key_file.write_text(secrets.token_hex(32) + "\n", encoding="utf-8")
-        key_file.chmod(0o600)
+        key_file = create_secret_file(
+            partner_side / "shared-secret.key", secrets.token_hex(32) + "\n"
+        )
         pseudonymiser = Pseudonymiser(bytes.fromhex(key_file.read_text().strip()), "k1")
         files = [
             PartnerFile(f.partner, f.partner_type, f.entity_type, Path(f.path))

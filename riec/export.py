@@ -7,15 +7,18 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from core.files import open_private, private_dir
 from storage import Database, Record
 
 EXPORT_COLUMNS = ("partner", "partner_record_id", "entity_type", "entity_id", "status")
 
 
 def export_entities(db: Database, out: Path, *, actor: str = "cli") -> int:
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if not out.parent.exists():
+        private_dir(out.parent)
     rows = 0
-    with db.session() as session, out.open("w", newline="", encoding="utf-8") as handle:
+    # Partner record ids beside entity ids: owner only (core.files).
+    with db.session() as session, open_private(out, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(EXPORT_COLUMNS)
         stmt = select(

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import DatabaseUnavailable
+from core.files import touch_private
 from storage.migrate import current_revision, head_revision, upgrade
 from storage.models import AuditEvent
 
@@ -59,7 +60,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def open_engine(url: str) -> Engine:
     """An engine for ``url``, with the SQLite settings this project relies on."""
     if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        path = Path(url.removeprefix("sqlite:///"))
+        if str(path) != ":memory:":
+            # Created 0600 before SQLite opens it; SQLite gives its -wal and -shm files the
+            # mode of the database file (core.files).
+            touch_private(path)
     engine = create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from core.errors import InputFileError
+from core.files import write_private_text
 from riec.cli.common import console, out
 
 
@@ -51,6 +52,5 @@ def evaluate(
             out.print(type_metrics.render(title=f"Linkage quality: {entity_type}"))
         result["by_entity_type"] = {t: m.to_dict() for t, m in per_type.items()}
     if json_out is not None:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        write_private_text(json_out, json.dumps(result, indent=2) + "\n")
         console.print(f"wrote {json_out}", markup=False)

@@ -6,7 +6,6 @@ This module and what it imports belong to the partner installation: it may impor
 
 from __future__ import annotations
 
-import os
 import secrets
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Annotated
 import typer
 
 from core.errors import EXIT_REJECTED_ROWS, InputFileError
+from core.files import create_secret_file
 from riec.cli.common import console, key_line, partner_settings
 
 app = typer.Typer(no_args_is_help=True, help="Partner side: keys and pushing records.")
@@ -25,15 +25,11 @@ def keygen(
     out: Annotated[Path, typer.Option(help="Where to write the new secret (hex).")],
 ) -> None:
     """Create a new pseudonymisation secret. Give it to every partner, never to the RIEC."""
-    out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        # Created with its final permissions in one step: there is no moment at which
-        # another user could open it.
-        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # 0600 from its first byte, and whole or not at all (core.files).
+        create_secret_file(out, secrets.token_hex(32) + "\n")
     except FileExistsError:
         raise InputFileError(f"{out} exists; refusing to overwrite a key") from None
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(secrets.token_hex(32) + "\n")
     console.print(f"wrote a 256-bit secret to {out}")
 
 

@@ -6,6 +6,8 @@ import copy
 import csv
 import io
 import itertools
+import os
+import stat
 import tomllib
 from collections.abc import Iterator
 from dataclasses import replace
@@ -508,6 +510,10 @@ def test_publish_writes_files_row_and_audit_event(
     assert published.html_path == out / "hitlist-20260601T083015Z.html"
     assert (out / "latest.csv").read_text() == published.csv_path.read_text()
     assert (out / "latest.html").read_text() == published.html_path.read_text()
+    if os.name != "nt":  # owner only (core/files.py)
+        assert stat.S_IMODE(out.stat().st_mode) == 0o700
+        for path in (published.csv_path, published.html_path, out / "latest.csv"):
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600
     with db.session() as session:
         stored = session.scalars(select(HitList)).one()
         event = session.get(AuditEvent, published.audit_ref)
