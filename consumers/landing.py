@@ -4,7 +4,8 @@ A poll batch is landed as a whole, in one transaction and a few set-based statem
 Replays are recognised by message id, stale messages (older than what is stored) are
 ignored, and a retraction leaves a tombstone so that a late upsert cannot bring a
 retracted record back. Several messages about one record in one batch are applied in
-offset order, as if they had come one by one.
+offset order, as if they had come one by one. A partner's batch report (contract 1.1) is
+stored beside the batch's records; a newer report of the same batch replaces it.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from typing import Any, Literal
 from sqlalchemy import delete, insert, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
+from contract import is_batch_report
 from matching.linker import Linker, ToLink
-from storage.models import Record, Relationship
+from storage.models import BatchReport, Record, Relationship
 
-Outcome = Literal["stored", "replay", "stale", "retracted", "unchanged"]
+Outcome = Literal["stored", "replay", "stale", "retracted", "unchanged", "reported"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ def _row(envelope: dict[str, Any], source: Source) -> dict[str, Any]:
     }
     if envelope["operation"] == "retract":
         row.update(
+            gemeentecode=None,
             status="retracted",
             tokens={},
             filters={},
@@ -83,6 +86,7 @@ def _row(envelope: dict[str, Any], source: Source) -> dict[str, Any]:
         person_category=signal.get("person_category"),
         legal_basis=envelope["legal_basis"],
         retention_until=date.fromisoformat(envelope["retention_until"]),
+        gemeentecode=envelope.get("gemeentecode"),
     )
     return row
 
@@ -128,8 +132,15 @@ def land_batch(
     serialise_linking(session, {envelope["entity_type"] for envelope, _ in items})
     outcomes: list[Outcome] = ["stored"] * len(items)
     by_key: dict[tuple[str, str], list[int]] = defaultdict(list)
+    reports: list[dict[str, Any]] = []
     for index, (envelope, _source) in enumerate(items):
+        if is_batch_report(envelope):
+            reports.append(envelope)
+            outcomes[index] = "reported"
+            continue
         by_key[(envelope["partner"], envelope["partner_record_id"])].append(index)
+    if reports:
+        _store_reports(session, reports)
 
     stored: dict[tuple[str, str], _Stored] = {}
     keys = list(by_key)
@@ -248,6 +259,40 @@ def land_batch(
     if to_link or detach:
         linker.link_batch(session, to_link, extra_seeds=extra_seeds, old_entities=old_entities)
     return outcomes
+
+
+def _store_reports(session: Session, reports: list[dict[str, Any]]) -> None:
+    """Store batch reports; per batch the newest wins, a replay changes nothing."""
+    newest: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for report in reports:
+        key = (report["partner"], report["batch_id"], report["entity_type"])
+        if key not in newest or _produced_at(report) >= _produced_at(newest[key]):
+            newest[key] = report
+    for (partner, batch_id, entity_type), report in newest.items():
+        stored = session.scalars(
+            select(BatchReport).where(
+                BatchReport.partner == partner,
+                BatchReport.batch_id == batch_id,
+                BatchReport.entity_type == entity_type,
+            )
+        ).first()
+        if stored is not None and _aware(stored.produced_at) > _produced_at(report):
+            continue
+        row = stored or BatchReport(partner=partner, batch_id=batch_id, entity_type=entity_type)
+        rows = report["rows"]
+        row.partner_type = report["partner_type"]
+        row.key_version = report["pseudonymisation"]["key_version"]
+        row.message_id = report["message_id"]
+        row.produced_at = _produced_at(report)
+        row.received_at = datetime.now(UTC)
+        row.rows_read = rows["read"]
+        row.rows_sent = rows["sent"]
+        row.rows_rejected = rows["rejected"]
+        row.fields_dropped = rows["fields_dropped"]
+        row.rejected_by_reason = dict(report.get("rejected_by_reason", {}))
+        row.dropped_by_reason = dict(report.get("dropped_by_reason", {}))
+        session.add(row)
+    session.flush()
 
 
 def _blocking_of(items: Sequence[tuple[dict[str, Any], Source]], indexes: list[int]) -> list[str]:

@@ -48,6 +48,9 @@ def check_envelope(envelope: dict[str, Any]) -> None:
         texts.extend((f"attributes/{kind} (field name)", name) for name in attributes.get(kind, {}))
     for relation in envelope.get("relations", []):
         texts.extend(("relations/tokens (field name)", name) for name in relation["tokens"])
+    # A batch report's reasons are field names or codes the partner's toolkit chose.
+    for counts in ("rejected_by_reason", "dropped_by_reason"):
+        texts.extend((f"{counts} (reason)", name) for name in envelope.get(counts, {}))
     for where, text in texts:
         if isinstance(text, str) and (kinds := find_identifiers(text, names=True)):
             raise EnvelopeError("plaintext_identifier", f"{where} holds what looks like {kinds[0]}")

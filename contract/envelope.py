@@ -3,6 +3,10 @@
 Both sides call the same functions: the partner before producing, the matching service
 after consuming. A failure is an :class:`EnvelopeError` whose ``reason`` is a short,
 stable code that goes into dead-letter headers and rejects files.
+
+Contract version 1.1 adds the optional ``gemeentecode`` to the envelope and a second kind
+of message on a partner topic, the batch report (:mod:`contract.batch_report`). Version 1
+envelopes are accepted as before; :func:`decode_envelope` returns either kind.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from jsonschema import Draft7Validator, FormatChecker
 
 from contract.sharing_rules import SharingRules, load_sharing_rules
 
-SCHEMA_VERSION = "1"
+#: The version the partner toolkit writes; :data:`SCHEMA_VERSIONS` are the ones accepted.
+SCHEMA_VERSION = "1.1"
+SCHEMA_VERSIONS = ("1", "1.1")
 SCHEMA_PATH = Path(__file__).with_name("record-envelope.v1.schema.json")
 ENTITY_TYPES = ("person", "company", "address", "vehicle")
 EARLIEST_PRODUCED_AT = datetime(2000, 1, 1, tzinfo=UTC)
@@ -70,16 +76,7 @@ def validate_envelope(envelope: Envelope, rules: SharingRules | None = None) -> 
         where = "/".join(str(p) for p in first.absolute_path) or "(root)"
         # The offending value is left out of the message: it may be a plaintext identifier.
         raise EnvelopeError("schema_violation", f"{where}: {_describe(first)}")
-    try:
-        produced = datetime.fromisoformat(envelope["produced_at"])
-    except ValueError as exc:
-        raise EnvelopeError("schema_violation", "produced_at: not an ISO 8601 date-time") from exc
-    if produced.tzinfo is None:
-        raise EnvelopeError("schema_violation", "produced_at: needs a UTC offset")
-    # A far-future stamp would win every later "newest message" comparison (a retraction
-    # could never apply) and can overflow the database's timestamp range.
-    if not EARLIEST_PRODUCED_AT <= produced <= datetime.now(UTC) + MAX_CLOCK_SKEW:
-        raise EnvelopeError("schema_violation", "produced_at: outside the plausible range")
+    check_produced_at(envelope["produced_at"])
     if envelope["operation"] == "upsert":
         rules = rules or load_sharing_rules()
         if not rules.is_allowed(envelope["partner_type"], envelope["legal_basis"]):
@@ -92,6 +89,21 @@ def validate_envelope(envelope: Envelope, rules: SharingRules | None = None) -> 
             raise EnvelopeError("schema_violation", "retention_until lies before the signal date")
 
 
+def check_produced_at(text: str) -> datetime:
+    """``produced_at`` as a moment; :class:`EnvelopeError` unless it is a plausible one."""
+    try:
+        produced = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise EnvelopeError("schema_violation", "produced_at: not an ISO 8601 date-time") from exc
+    if produced.tzinfo is None:
+        raise EnvelopeError("schema_violation", "produced_at: needs a UTC offset")
+    # A far-future stamp would win every later "newest message" comparison (a retraction
+    # could never apply) and can overflow the database's timestamp range.
+    if not EARLIEST_PRODUCED_AT <= produced <= datetime.now(UTC) + MAX_CLOCK_SKEW:
+        raise EnvelopeError("schema_violation", "produced_at: outside the plausible range")
+    return produced
+
+
 def _describe(error: Any) -> str:
     validator = error.validator
     if validator == "required":
@@ -100,6 +112,8 @@ def _describe(error: Any) -> str:
         return f"does not match the contract ({validator})"
     if validator == "additionalProperties":
         return "has fields the contract does not know"
+    if validator == "not":
+        return "has a field its schema_version does not know"
     return f"breaks the '{validator}' rule"
 
 
@@ -111,7 +125,11 @@ def encode_envelope(envelope: Envelope, rules: SharingRules | None = None) -> by
 def decode_envelope(
     raw: bytes | None, *, max_bytes: int, rules: SharingRules | None = None
 ) -> Envelope:
-    """Parse and validate one message value from a partner topic."""
+    """Parse and validate one message value from a partner topic.
+
+    Returns a record envelope or, when the message's ``kind`` says so, a batch report
+    (:func:`contract.batch_report.is_batch_report` tells them apart).
+    """
     if raw is None:
         raise EnvelopeError("bad_json", "empty message value")
     if len(raw) > max_bytes:
@@ -122,5 +140,11 @@ def decode_envelope(
         raise EnvelopeError("bad_json", f"not UTF-8 JSON ({type(exc).__name__})") from exc
     if not isinstance(envelope, dict):
         raise EnvelopeError("schema_violation", "(root): not a JSON object")
+    # Imported here: the batch report module builds on this one.
+    from contract.batch_report import is_batch_report, validate_batch_report
+
+    if is_batch_report(envelope):
+        validate_batch_report(envelope)
+        return envelope
     validate_envelope(envelope, rules)
     return envelope

@@ -18,6 +18,12 @@ COMMON_COLUMNS: Final = (
     "bewaren_tot",  # optional: retention end; default signal date + retention period
 )
 
+#: Where the subject is, for every entity type (see partner.gemeente): optional.
+LOCATION_COLUMNS: Final = (
+    "gemeentecode",  # the CBS code of the subject's gemeente, e.g. GM0855
+    "gemeente",  # the same, under another name
+)
+
 ENTITY_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "person": (
         "bsn",
@@ -63,4 +69,4 @@ IDENTIFIER_COLUMNS: Final = (
 
 
 def columns_for(entity_type: str) -> tuple[str, ...]:
-    return COMMON_COLUMNS + ENTITY_COLUMNS[entity_type]
+    return COMMON_COLUMNS + ENTITY_COLUMNS[entity_type] + LOCATION_COLUMNS

@@ -45,6 +45,7 @@ class PushPreview:
     filters: Counter[str] = field(default_factory=Counter)
     relations: Counter[str] = field(default_factory=Counter)
     blocking_keys: int = 0
+    located: int = 0
 
     def add_row(self, row: Mapping[str, str]) -> None:
         self.rows += 1
@@ -61,6 +62,8 @@ class PushPreview:
         self.tokens.update(attributes.get("tokens", {}).keys())
         self.filters.update(attributes.get("filters", {}).keys())
         self.blocking_keys += len(attributes.get("blocking", []))
+        if envelope.get("gemeentecode"):
+            self.located += 1
         for relation in envelope.get("relations", []):
             names = ", ".join(sorted(relation.get("tokens", {})))
             self.relations[f"{relation['kind']} {relation['entity_type']} ({names})"] += 1
@@ -134,4 +137,5 @@ class PushPreview:
         upserts = self.operations.get("upsert", 0)
         average = f", {self.blocking_keys / upserts:.1f} per upsert" if upserts else ""
         lines.append(f"{_INDENT}blocking keys: {self.blocking_keys}{average}")
+        lines.append(f"{_INDENT}gemeentecode: {self.located} of {upserts}")
         return lines

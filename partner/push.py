@@ -18,13 +18,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from contract import EnvelopeError, encode_envelope, load_sharing_rules
+from contract import SCHEMA_VERSION, EnvelopeError, encode_envelope, load_sharing_rules
 from contract.plaintext import find_identifiers
 from core.errors import UsageError
 from core.files import open_private
 from partner.csv_source import SourceRow
 from partner.encode import RecordEncoder, parse_date
 from partner.errors import InvalidValue
+from partner.gemeente import PostcodeGemeenten, gemeentecode_of
 from partner.preview import PushPreview
 from partner.pseudonymise import SCHEME, Pseudonymiser
 from partner.record_id_guard import check_record_id
@@ -46,6 +47,10 @@ class PushOptions:
     batch_id: str
     legal_basis: str | None = None
     retention_days: int = DEFAULT_RETENTION_DAYS
+    #: Where a row names no gemeente: its postcode's (see :mod:`partner.gemeente`), else,
+    #: for a gemeente, its own code.
+    postcode_gemeenten: PostcodeGemeenten | None = None
+    own_gemeentecode: str | None = None
 
 
 @dataclass
@@ -115,7 +120,7 @@ class EnvelopeBuilder:
         if operation not in {"upsert", "retract"}:
             raise InvalidValue("operatie", "must be upsert or retract")
         envelope: dict[str, Any] = {
-            "schema_version": "1",
+            "schema_version": SCHEMA_VERSION,
             "message_id": uuid.uuid4().hex,
             "partner": self.options.partner,
             "partner_type": self.options.partner_type,
@@ -135,6 +140,14 @@ class EnvelopeBuilder:
             envelope["signal"] = self._signal(row)
             envelope["legal_basis"] = self._legal_basis(row)
             envelope["retention_until"] = self._retention(row, envelope["signal"]["date"])
+            try:
+                gemeentecode = gemeentecode_of(
+                    row, self.options.postcode_gemeenten, self.options.own_gemeentecode
+                )
+            except InvalidValue as exc:
+                dropped, gemeentecode = (*dropped, exc), None
+            if gemeentecode:
+                envelope["gemeentecode"] = gemeentecode
         encode_envelope(envelope, self.rules)  # validates against the contract
         return envelope, dropped
 

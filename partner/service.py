@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+from contract import batch_report
 from core.errors import BrokerUnavailable, ConfigurationError, InputFileError
 from core.kafka import BOOTSTRAP_ERRORS, broker_unreachable, client_options
 from core.settings import PartnerSettings
 from partner.csv_source import SourceRow, count_rows, read_header, read_rows
 from partner.preview import PushPreview
-from partner.pseudonymise import Pseudonymiser, load_secret
+from partner.pseudonymise import SCHEME, Pseudonymiser, load_secret
 from partner.push import EnvelopeBuilder, PushOptions, PushReport, RejectsWriter, build_envelopes
 
 
@@ -167,9 +170,10 @@ def _send(
             raise ConfigurationError(f"topic {topic} does not exist; ask the RIEC to create it")
         futures = []
         for envelope in build_envelopes(rows(), builder, rejects):
-            value = json.dumps(envelope, separators=(",", ":"), sort_keys=True).encode()
             futures.append(
-                producer.send(topic, key=envelope["partner_record_id"].encode(), value=value)
+                producer.send(
+                    topic, key=envelope["partner_record_id"].encode(), value=_json(envelope)
+                )
             )
             if len(futures) >= 5000:
                 _settle(futures)
@@ -178,10 +182,40 @@ def _send(
         producer.flush()
         _settle(futures)
         report.sent += len(futures)
+        # After the records: the counts of what was read, sent and rejected, by reason.
+        summary = _batch_report(builder, report, rejects)
+        future = producer.send(topic, key=summary["batch_id"].encode(), value=_json(summary))
+        producer.flush()
+        _settle([future])
     finally:
         rejects.close()
         if own_producer:
             producer.close()
+
+
+def _json(message: dict[str, object]) -> bytes:
+    return json.dumps(message, separators=(",", ":"), sort_keys=True).encode()
+
+
+def _batch_report(
+    builder: EnvelopeBuilder, report: PushReport, rejects: RejectsWriter
+) -> dict[str, object]:
+    """The batch report of a push (contract 1.1): counts by reason, never a value."""
+    options = builder.options
+    return batch_report(
+        message_id=uuid.uuid4().hex,
+        partner=options.partner,
+        partner_type=options.partner_type,
+        batch_id=options.batch_id,
+        entity_type=options.entity_type,
+        produced_at=datetime.now(UTC),
+        scheme=SCHEME,
+        key_version=builder.key_version,
+        read=report.read,
+        sent=report.sent,
+        rejected=rejects.reasons,
+        dropped=rejects.dropped_reasons,
+    )
 
 
 def _settle(futures: list) -> None:  # type: ignore[type-arg]

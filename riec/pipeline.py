@@ -13,6 +13,7 @@ from consumers.matching_service import MatchingService, RunStats
 from core.kafka import client_options
 from core.settings import KafkaSettings, PartnerSettings, RiecSettings
 from matching.linker import Linker
+from partner.gemeente import PostcodeGemeenten
 from partner.pseudonymise import Pseudonymiser
 from partner.push import PushOptions, PushReport, new_batch_id
 from partner.service import push_file
@@ -29,6 +30,8 @@ class PartnerFile:
     entity_type: str
     path: Path
     legal_basis: str | None = None
+    #: A gemeente's own gemeentecode, for rows that name no gemeente or known postcode.
+    own_gemeentecode: str | None = None
 
 
 def create_topics(settings: RiecSettings, partners: Iterable[str], partitions: int = 3) -> None:
@@ -48,8 +51,12 @@ def push_files(
     *,
     rejects_dir: Path | None = None,
     progress: bool = False,
+    postcode_gemeenten: PostcodeGemeenten | None = None,
 ) -> list[PushReport]:
-    """Push each file as its partner would, over the connection ``settings`` describe."""
+    """Push each file as its partner would, over the connection ``settings`` describe.
+
+    ``postcode_gemeenten`` is the postcode mapping every partner loads (``--postcode-gemeente``).
+    """
     partner_settings = PartnerSettings(**settings.connection())
     reports = []
     for item in files:
@@ -59,6 +66,8 @@ def push_files(
             entity_type=item.entity_type,
             batch_id=new_batch_id(),
             legal_basis=item.legal_basis,
+            postcode_gemeenten=postcode_gemeenten,
+            own_gemeentecode=item.own_gemeentecode,
         )
         rejects = (rejects_dir or item.path.parent) / f"{item.partner}-{item.path.stem}.rejects.csv"
         reports.append(

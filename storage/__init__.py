@@ -4,6 +4,7 @@ from storage.database import Database, connect
 from storage.models import (
     AuditEvent,
     Base,
+    BatchReport,
     BlockingKey,
     Entity,
     EntityEvent,
@@ -18,6 +19,7 @@ from storage.models import (
 __all__ = [
     "AuditEvent",
     "Base",
+    "BatchReport",
     "BlockingKey",
     "Database",
     "Entity",

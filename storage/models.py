@@ -64,6 +64,8 @@ class Record(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     entity_id: Mapped[str | None] = mapped_column(ForeignKey("entities.entity_id"))
     link_weight: Mapped[float | None] = mapped_column(Float)
+    #: CBS code of the subject's gemeente (GM0855), as the partner gave it (contract 1.1).
+    gemeentecode: Mapped[str | None] = mapped_column(String(6))
 
 
 class BlockingKey(Base):
@@ -77,6 +79,35 @@ class BlockingKey(Base):
     )
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     entity_type: Mapped[str] = mapped_column(String(16))
+
+
+class BatchReport(Base):
+    """What a partner's push did with its file: rows read, sent and rejected, by reason.
+
+    One per push (partner, batch and entity type), sent by the partner after the batch's
+    records (contract 1.1). Counts and codes only.
+    """
+
+    __tablename__ = "batch_reports"
+    __table_args__ = (
+        UniqueConstraint("partner", "batch_id", "entity_type", name="uq_batch_reports_batch"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    partner: Mapped[str] = mapped_column(String(64))
+    partner_type: Mapped[str] = mapped_column(String(32))
+    batch_id: Mapped[str] = mapped_column(String(64))
+    entity_type: Mapped[str] = mapped_column(String(16))
+    key_version: Mapped[str] = mapped_column(String(32))
+    message_id: Mapped[str] = mapped_column(String(32))
+    produced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    rows_read: Mapped[int] = mapped_column(Integer)
+    rows_sent: Mapped[int] = mapped_column(Integer)
+    rows_rejected: Mapped[int] = mapped_column(Integer)
+    fields_dropped: Mapped[int] = mapped_column(Integer)
+    rejected_by_reason: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    dropped_by_reason: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class Entity(Base):
@@ -220,3 +251,4 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str | None] = mapped_column(String(128))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+

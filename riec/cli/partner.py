@@ -76,6 +76,15 @@ def push(
         Path | None, typer.Option(help="Rejects file. Default: <csv>.rejects.csv")
     ] = None,
     batch_id: Annotated[str | None, typer.Option(help="Default: a timestamped id.")] = None,
+    postcode_gemeente: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="CSV of postcode digits (4) and gemeentecode, for rows without a "
+            "'gemeentecode' column (CBS publishes it yearly).",
+        ),
+    ] = None,
     fail_on_rejects: Annotated[
         bool, typer.Option(help="Exit with code 3 when any row was rejected.")
     ] = False,
@@ -90,6 +99,7 @@ def push(
     """Normalise, pseudonymise and push a partner CSV to the partner's topic."""
     from contract import ENTITY_TYPES
     from partner.csv_source import parse_mapping
+    from partner.gemeente import load_postcode_gemeenten
     from partner.push import PushOptions, new_batch_id, partner_type_of
     from partner.service import push_file
 
@@ -103,6 +113,9 @@ def push(
         entity_type=entity_type,
         batch_id=batch_id or new_batch_id(),
         legal_basis=legal_basis,
+        postcode_gemeenten=load_postcode_gemeenten(postcode_gemeente)
+        if postcode_gemeente
+        else None,
     )
     try:
         mapping = parse_mapping(map_ or [])

@@ -89,7 +89,8 @@ def test_dry_run_sends_nothing_and_agrees_with_the_real_push(
 
     real = push(False, tmp_path / "real.rejects.csv")
     assert real.sent == dry.would_send
-    assert messages_on(settings, topic) == real.sent
+    # The records, and after them the batch report (contract 1.1).
+    assert messages_on(settings, topic) == real.sent + 1
     assert (real.read, real.rejected, real.reasons) == (dry.read, dry.rejected, dry.reasons)
     assert (real.dropped, real.dropped_reasons) == (dry.dropped, dry.dropped_reasons)
     assert (real.key_version, real.key_fingerprint) == (dry.key_version, dry.key_fingerprint)
