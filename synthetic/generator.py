@@ -662,6 +662,7 @@ class _Rates:
     typo: float
     missing: float
     move: float
+    bag_id: float = 1.0  # multiplies each house style's share of address rows with a BAG id
 
 
 def _add_years(value: date, years: int) -> date:
@@ -854,7 +855,7 @@ class _Renderer:
         if style.text_case == "upper":
             row["straat"], row["woonplaats"] = row["straat"].upper(), row["woonplaats"].upper()
         self._typo(row, ("straat",))
-        has_bag = self.rng.random() < style.bag_id_share
+        has_bag = self.rng.random() < style.bag_id_share * self.rates.bag_id
         row["bag_id"] = address.bag_id if has_bag and not self._missing() else ""
         if self._missing():
             row["woonplaats"] = ""
@@ -968,22 +969,29 @@ def generate_dataset(
     missing_rate: float = 0.1,
     move_rate: float = 0.1,
     multi_partner_share: float = MULTI_PARTNER_SHARE,
+    bag_id_rate: float = 1.0,
     reference_date: date = REFERENCE_DATE,
 ) -> DatasetManifest:
-    """Write partner CSVs, ``truth.csv``, ``expected_rejects.csv`` and ``manifest.json``."""
+    """Write partner CSVs, ``truth.csv``, ``expected_rejects.csv`` and ``manifest.json``.
+
+    ``bag_id_rate`` multiplies each partner's share of address rows that carry a BAG id
+    (0: no partner sends one, as when the addresses come from systems outside the BAG).
+    """
     rates = {
         "variant_rate": variant_rate,
         "typo_rate": typo_rate,
         "missing_rate": missing_rate,
         "move_rate": move_rate,
         "multi_partner_share": multi_partner_share,
+        "bag_id_rate": bag_id_rate,
     }
     _check_inputs(n_subjects, partners, rates)
     out_dir = Path(out_dir)
     rng = random.Random(seed)
     world = _build_world(n_subjects, rng, reference_date)
     observations = _Planner(world, partners, rng, reference_date, multi_partner_share).plan()
-    renderer = _Renderer(world, rng, _Rates(variant_rate, typo_rate, missing_rate, move_rate))
+    render_rates = _Rates(variant_rate, typo_rate, missing_rate, move_rate, bag_id_rate)
+    renderer = _Renderer(world, rng, render_rates)
     rows = [
         _Row(
             obs.partner,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest_dags import migrate_airflow_db, use_test_airflow_home
@@ -19,15 +20,21 @@ from partner.pseudonymise import Pseudonymiser
 from partner.push import EnvelopeBuilder, PushOptions
 from riec.airflow_local import run_dag
 from storage import AuditEvent, Database, ModelVersion, Record, connect
-from synthetic.generator import generate_dataset
+from synthetic.generator import DatasetManifest, generate_dataset
 
 use_test_airflow_home()
 
 pytestmark = pytest.mark.integration
 
 
-def land_synthetic(db: Database, work: Path, subjects: int) -> int:
-    manifest = generate_dataset(work / "files", n_subjects=subjects, seed=11)
+def land_synthetic(
+    db: Database, work: Path, subjects: int, *, seed: int = 11, **options: Any
+) -> DatasetManifest:
+    """Generate a synthetic data set, push its rows through the partner side and land them.
+
+    ``options`` go to :func:`synthetic.generator.generate_dataset`.
+    """
+    manifest = generate_dataset(work / "files", n_subjects=subjects, seed=seed, **options)
     pseudonymiser = Pseudonymiser(secrets.token_bytes(32), "k1")
     envelopes = []
     for f in manifest.files:
@@ -46,7 +53,7 @@ def land_synthetic(db: Database, work: Path, subjects: int) -> int:
             land_batch(
                 session, linker, [(e, Source("t", 0, start + i)) for i, e in enumerate(chunk)]
             )
-    return len(envelopes)
+    return manifest
 
 
 @pytest.fixture(scope="module")
