@@ -270,6 +270,12 @@ class AddressComparison(TokenThenFilterComparison):
     * ``street, other place``: street and number similar, the place not;
     * ``same place``: only the place similar (moved within the town);
     * ``different``.
+
+    Where both sides have a postcode and house number and they differ, and the street is
+    not the very same text (which would be a typo in the postcode), the two are another
+    address: "Hoge Neerstraat 7" and "Hoge Neerstraat 17" are all but identical by Dice.
+    Such a pair reaches the lowest Dice level at most (a similar address, such as one
+    further down the street), and not "street, no place".
     """
 
     place_field: str = "place"
@@ -304,18 +310,26 @@ class AddressComparison(TokenThenFilterComparison):
         place_both, place_common, place_total = _overlap_pairs(block, self.place_field, left, right)
         street_similar = _ratio(street_common, street_total) >= self.street_threshold
         place_similar = _ratio(place_common, place_total) >= self.place_threshold
+        # Another postcode or house number, and not the same street text: another address.
+        elsewhere = tokens_both & ~equal
+        elsewhere[elsewhere] = ~block.identical(
+            "filter", street_field, left[elsewhere], right[elsewhere]
+        )
 
         whole = open_ & street_both & place_both
         levels = 1 + _bucket(
             _ratio(street_common + place_common, street_total + place_total)[whole],
             self.thresholds,
         )
+        levels[elsewhere[whole]] = np.maximum(levels[elsewhere[whole]], len(self.thresholds))
         below = levels == no_place
         streets = street_similar[whole] & ~place_similar[whole]
         out[whole] = np.where(below, np.where(streets, other_place, different), levels)
 
         street_only = open_ & street_both & ~place_both
-        out[street_only] = np.where(street_similar[street_only], no_place, different)
+        out[street_only] = np.where(
+            street_similar[street_only] & ~elsewhere[street_only], no_place, different
+        )
 
         by_place = open_ & place_both & ((out == MISSING) | (out == different))
         out[by_place] = np.where(place_similar[by_place], same_place, different)
@@ -428,6 +442,21 @@ class SwappedNameComparison:
         present, scores = _dice_pairs(block, self.field, self.field, left[where], right[where])
         out[where[present]] = _bucket(scores[present], self.thresholds)
         return out
+
+
+def graded_levels(comparison: Comparison) -> list[int]:
+    """Levels on one scale of similarity, most similar first.
+
+    "equal" and the Dice levels (already ordered by threshold), then the last level
+    ("different", "dissimilar"). Levels for a kind of error or a partial agreement ("day
+    and month swapped", "initial equal", "street, other place") stand apart from that
+    scale and are not ordered against it.
+    """
+    labels = comparison.labels
+    graded = [
+        i for i, label in enumerate(labels[:-1]) if label == "equal" or label.startswith("dice>=")
+    ]
+    return [*graded, len(labels) - 1]
 
 
 def frequency_field(comparison: Comparison) -> tuple[str, str] | None:

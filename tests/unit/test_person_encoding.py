@@ -182,6 +182,24 @@ def test_moves_within_a_town_and_to_a_namesake_street_have_levels_of_their_own()
     assert label("address", home, elsewhere) == "different"
 
 
+def test_another_house_number_in_the_street_is_no_near_identical_address() -> None:
+    # By Dice "Hoge Neerstraat 7" and "... 17" are all but identical; the postcode and house
+    # number say they are two addresses. A typo in the postcode leaves the street as it is.
+    seven = address(
+        straat="Hoge Neerstraat", huisnummer="7", postcode="4874 NB", woonplaats="Etten-Leur"
+    )
+    seventeen = address(
+        straat="Hoge Neerstraat", huisnummer="17", postcode="4874 NB", woonplaats="Etten-Leur"
+    )
+    typo = address(
+        straat="Hoge Neerstraat", huisnummer="7", postcode="4847 NB", woonplaats="Etten-Leur"
+    )
+    no_postcode = address(straat="Hoge Neerstraat", huisnummer="17", woonplaats="Etten-Leur")
+    assert label("address", seven, seventeen) == "dice>=0.7"
+    assert label("address", seven, typo) == "dice>=0.9"
+    assert label("address", seventeen, no_postcode) == "dice>=0.9"
+
+
 # -- blocking keys --------------------------------------------------------------------------
 
 
