@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import func, select
 
-from matching.comparisons import COMPARISONS, Block, Comparison, Encoded
+from matching.comparisons import COMPARISONS, Block, Comparison, Encoded, graded_levels
 from matching.model import ComparisonParams, ModelParams
 from matching.params_store import Approval, ApprovalError, active_params, store_params
 from storage import Database
@@ -40,6 +40,12 @@ MIN_PROBABILITY = 1e-6
 #: The probability mass given to a level the data never shows, as a share of its current
 #: value (for m and u alike, so that its weight stays what it was).
 UNSEEN_SHARE = 1e-3
+
+#: Matches added to each session's estimate of m, spread over the levels as the current
+#: model says: a level the session's matches rarely reach (a street without a place among
+#: address records that nearly all have a postcode) keeps about its current share of m
+#: instead of falling to nothing and taking its weight with it.
+PSEUDO_MATCHES = 10.0
 
 #: Per entity type, the training sessions: encoded fields (tokens or filters) on which the
 #: pairs of a session agree exactly. A field absent from a type's records skips the session.
@@ -97,9 +103,17 @@ def expectation_maximisation(
     *,
     max_iterations: int = 50,
     tolerance: float = 1e-5,
+    pseudo_matches: float = 0.0,
+    centre: list[list[float]] | None = None,
 ) -> tuple[list[list[float]], float, int]:
-    """EM for m and the prior with u fixed. Returns (m, prior, iterations)."""
+    """EM for m and the prior with u fixed. Returns (m, prior, iterations).
+
+    ``pseudo_matches`` adds that many matches spread over the levels as ``centre`` (by
+    default the starting ``m``) says, a Dirichlet prior: a level that few of the pairs
+    reach keeps about its share in ``centre`` instead of falling to nothing.
+    """
     m_arr = [np.asarray(x, dtype=float) for x in m]
+    centre_arr = [np.asarray(x, dtype=float) for x in (centre or m)]
     u_arr = [np.asarray(x, dtype=float) for x in u]
     present = vectors >= 0
     safe = np.where(present, vectors, 0)
@@ -116,7 +130,9 @@ def expectation_maximisation(
         shift = abs(new_prior - prior)
         for j in range(vectors.shape[1]):
             rows = present[:, j]
-            m_arr[j], moved = _m_step(safe[rows, j], p[rows], m_arr[j])
+            m_arr[j], moved = _m_step(
+                safe[rows, j], p[rows], m_arr[j], pseudo_matches * centre_arr[j]
+            )
             shift = max(shift, moved)
         prior = new_prior
         if shift < tolerance:
@@ -125,10 +141,12 @@ def expectation_maximisation(
 
 
 def _m_step(
-    levels: np.ndarray, weights: np.ndarray, current: np.ndarray
+    levels: np.ndarray, weights: np.ndarray, current: np.ndarray, extra: np.ndarray | None = None
 ) -> tuple[np.ndarray, float]:
-    """Level probabilities from weighted counts; (new, largest change)."""
+    """Level probabilities from weighted counts (plus ``extra``); (new, largest change)."""
     counts = np.bincount(levels, weights=weights, minlength=len(current))
+    if extra is not None and counts.sum() > 0:
+        counts = counts + extra
     if counts.sum() <= 0:
         return current, 0.0
     updated = np.maximum(counts / counts.sum(), MIN_PROBABILITY)
@@ -196,7 +214,9 @@ def _agreement_comparison(comparisons: Sequence[Comparison], name: str) -> int |
 class _Session:
     fields: tuple[str, ...]
     free: list[int]  # comparisons it estimates: those not looking at its fields
-    vectors: np.ndarray  # their levels on the session's (sampled) pairs
+    # Their levels on the session's (sampled) pairs that at least one of them can judge;
+    # the share of matches found there is taken to hold for all ``total`` pairs.
+    vectors: np.ndarray
     total: int  # pairs in the session before sampling
     report: dict[str, Any]
 
@@ -250,8 +270,19 @@ def estimate_params(
             entry["skipped"] = "too few pairs" if free else "no comparison left to estimate"
             continue
         vectors = _pair_vectors([comparisons[j] for j in free], encoded, pairs)
-        sessions.append(_Session(fields, free, vectors, total, entry))
-        report.blocked_pairs += len(pairs)
+        # A pair that none of the free comparisons can judge says nothing about whether it
+        # is a match: in EM its match probability stays at the session's share, whatever
+        # that share started at. Address records without BAG ids agree on their postcode
+        # and have nothing else to compare: the share stayed at its starting 0.5, which
+        # halved the prior, and u of an equal address took in the other half of the
+        # matches, so that an equal address cancelled the prior (probability 0.5).
+        evidence = (vectors >= 0).any(axis=1)
+        entry["with_evidence"] = int(evidence.sum())
+        if evidence.sum() < min_pairs:
+            entry["skipped"] = "too few pairs with a comparison besides the session's fields"
+            continue
+        sessions.append(_Session(fields, free, vectors[evidence], total, entry))
+        report.blocked_pairs += int(evidence.sum())
     if not sessions:
         report.skipped = f"too little data (no session with {min_pairs} pairs)"
         return None, report
@@ -259,10 +290,11 @@ def estimate_params(
     all_pairs = n * (n - 1) / 2
     presence = (random >= 0).mean(axis=0)
     counts = _level_counts(random, n_levels)
-    m = [np.asarray(current.comparisons[c.name].m, dtype=float) for c in comparisons]
+    start = [np.asarray(current.comparisons[c.name].m, dtype=float) for c in comparisons]
+    m = list(start)
     prior = current.prior
     for _ in range(rounds):
-        m, found = _session_estimates(sessions, m, u, report)
+        m, found = _session_estimates(sessions, m, u, report, start)
         prior = _prior(comparisons, found, m, presence, all_pairs) or prior
         u = non_match_u(random, m, prior)
 
@@ -273,6 +305,8 @@ def estimate_params(
             old = current.comparisons[comparison.name]
             m[j] = _keep_weight(m[j], np.asarray(old.m), unseen)
             u[j] = _keep_weight(u[j], np.asarray(old.u), unseen)
+            if not unseen.all():
+                m[j] = _in_order(m[j], u[j], unseen, graded_levels(comparison))
     report.prior = prior
     params = ModelParams(
         entity_type=entity_type,
@@ -392,9 +426,16 @@ def _floored(counts: np.ndarray, total: int) -> np.ndarray:
 
 
 def _session_estimates(
-    sessions: list[_Session], m: list[np.ndarray], u: list[np.ndarray], report: TrainingReport
+    sessions: list[_Session],
+    m: list[np.ndarray],
+    u: list[np.ndarray],
+    report: TrainingReport,
+    start: list[np.ndarray],
 ) -> tuple[list[np.ndarray], list[tuple[tuple[str, ...], float]]]:
-    """EM per session; each comparison's m averaged over sessions by matches found."""
+    """EM per session; each comparison's m averaged over sessions by matches found.
+
+    ``start`` is the m of the model trained from, towards which the pseudo-matches pull.
+    """
     estimates: dict[int, list[tuple[np.ndarray, float]]] = defaultdict(list)
     found = []
     for session in sessions:
@@ -403,6 +444,8 @@ def _session_estimates(
             [m[j].tolist() for j in session.free],
             [u[j].tolist() for j in session.free],
             0.5,
+            pseudo_matches=PSEUDO_MATCHES,
+            centre=[start[j].tolist() for j in session.free],
         )
         matches = share * session.total
         for j, m_j in zip(session.free, m_s, strict=True):
@@ -438,6 +481,31 @@ def _keep_weight(estimate: np.ndarray, current: np.ndarray, unseen: np.ndarray) 
     if seen_total > 0:
         out[~unseen] *= (1.0 - out[unseen].sum()) / seen_total
     return out
+
+
+def _in_order(m: np.ndarray, u: np.ndarray, unseen: np.ndarray, graded: list[int]) -> np.ndarray:
+    """``m`` with each unseen graded level's weight kept between its estimated neighbours.
+
+    A kept weight comes from another model (the defaults were set for data of the whole
+    country); beside estimated weights it could make a less similar level weigh more than
+    a more similar one. It is lowered (raised) to the weight of the nearest more (less)
+    similar level the data did show.
+    """
+    weights = np.log2(m / u)
+    out = m.copy()
+    estimated = [level for level in graded if not unseen[level]]
+    for position, level in enumerate(graded):
+        if not unseen[level]:
+            continue
+        above = [weights[k] for k in graded[:position] if k in estimated]
+        below = [weights[k] for k in graded[position + 1 :] if k in estimated]
+        weight = weights[level]
+        if above:
+            weight = min(weight, min(above))
+        if below:
+            weight = max(weight, max(below))
+        out[level] = u[level] * 2.0**weight
+    return out / out.sum()
 
 
 def _prior(

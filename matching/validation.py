@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 
-from matching.comparisons import COMPARISONS, Comparison
+from matching.comparisons import COMPARISONS, graded_levels
 from matching.linker import Linker
 from matching.model import ModelParams
 from matching.params_store import (
@@ -88,21 +88,6 @@ def prior_change(old: ModelParams, new: ModelParams) -> dict[str, float]:
         "old_weight": round(_log_odds(old.prior), 3),
         "new_weight": round(_log_odds(new.prior), 3),
     }
-
-
-def graded_levels(comparison: Comparison) -> list[int]:
-    """Levels on one scale of similarity, most similar first.
-
-    "equal" and the Dice levels (already ordered by threshold), then the last level
-    ("different", "dissimilar"). Levels for a kind of error or a partial agreement ("day
-    and month swapped", "initial equal", "street, other place") stand apart from that
-    scale and are not ordered against it.
-    """
-    labels = comparison.labels
-    graded = [
-        i for i, label in enumerate(labels[:-1]) if label == "equal" or label.startswith("dice>=")
-    ]
-    return [*graded, len(labels) - 1]
 
 
 def sanity_flags(old: ModelParams, new: ModelParams) -> list[Flag]:

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from matching.defaults import default_params
+from matching.model import probability_from_weight
 from matching.training import (
+    _in_order,
     _keep_weight,
     estimate_params,
     estimate_u,
@@ -189,3 +191,72 @@ def test_too_little_data_is_skipped_not_guessed() -> None:
     encoded, _ = _population()
     params, report = estimate_params("person", encoded[:6], default_params("person"))
     assert params is None and report.skipped
+
+
+# -- a type whose identity is its address ----------------------------------------------------
+
+
+def _addresses(bag_ids: bool, seed: int = 3) -> list[dict[str, Any]]:
+    """Address records, each address written by two or three partners."""
+    rng = random.Random(seed)
+    encoder = RecordEncoder(Pseudonymiser(bytes(range(32)), "k1"))
+    encoded = []
+    for i in range(300):
+        row = {
+            "straat": rng.choice(STREETS),
+            "huisnummer": str(i + 1),
+            "postcode": f"{5000 + i % 40} A{'BCDEFGHJKL'[i % 10]}",
+            "woonplaats": rng.choice(PLACES),
+        }
+        if bag_ids:
+            row["bag_id"] = f"0855200000{100000 + i:06d}"
+        for _ in range(rng.choice((1, 2, 3))):
+            copy = dict(row)
+            if rng.random() < 0.3:
+                copy["woonplaats"] = ""
+            encoded.append(encoder.encode("address", copy).attributes)
+    return encoded
+
+
+def test_an_address_type_without_bag_ids_is_not_trained_on_a_coin_toss() -> None:
+    # The session on postcode and house number has nothing else to compare: EM cannot tell
+    # its matches from non-matches, and once kept the share it started from (0.5).
+    params, report = estimate_params(
+        "address", _addresses(bag_ids=False), default_params("address"), random_pairs=50_000
+    )
+    assert params is None
+    postcode = report.sessions[0]
+    assert postcode["with_evidence"] == 0 and "skipped" in postcode
+    assert report.skipped
+
+
+def test_with_bag_ids_an_equal_address_links_on_its_own() -> None:
+    params, report = estimate_params(
+        "address", _addresses(bag_ids=True), default_params("address"), random_pairs=50_000
+    )
+    assert params is not None
+    postcode = report.sessions[0]
+    assert postcode["match_share"] > 0.99
+    prior_weight = np.log2(params.prior / (1 - params.prior))
+    weight = params.comparisons["address"].weight(0) + prior_weight
+    assert probability_from_weight(weight) >= params.threshold
+
+
+def test_pseudo_matches_keep_a_rare_level_from_falling_to_nothing() -> None:
+    # 200 matches, none on the second level: without pseudo-matches its m would be ~0.
+    vectors = np.array([[0]] * 200 + [[2]] * 200, dtype=np.int16)
+    u = [[0.001, 0.01, 0.989]]
+    start = [[0.8, 0.1, 0.1]]
+    bare, _, _ = expectation_maximisation(vectors, start, u, 0.5)
+    smoothed, _, _ = expectation_maximisation(vectors, start, u, 0.5, pseudo_matches=10)
+    assert bare[0][1] < 1e-5
+    assert 0.002 < smoothed[0][1] < 0.01
+
+
+def test_a_kept_weight_stays_between_the_estimated_levels_around_it() -> None:
+    m = np.array([0.9, 0.08, 0.01, 0.01])
+    u = np.array([1e-4, 1e-7, 1e-3, 0.9989])  # level 1 kept: log2(0.08/1e-7) = +19.6 bits
+    out = _in_order(m, u, np.array([False, True, False, False]), [0, 1, 2, 3])
+    weights = np.log2(out / u)
+    assert weights[1] <= weights[0] + 1e-6 and weights[1] >= weights[2]
+    assert abs(out.sum() - 1) < 1e-12
