@@ -241,9 +241,10 @@ def train_and_relink(
     again in bulk with the new model and apply the result. Returns the exported entities
     and what training and relinking reported.
 
-    The trained model is approved without a validation report: measuring it is what a
-    benchmark is for, and its scratch database serves nobody. In production a person
-    approves a candidate after reading its report (``docs/operations.md``).
+    Each candidate is validated and approved when the approval gate lets it through, as
+    a person approving after the report would; a blocked one stays a candidate and the
+    relink uses the active model for its type. In production a person approves a candidate
+    after reading its report (``docs/operations.md``).
     """
     with timings.stage("training"):
         reports = train_all(db, activate=True, approval=BENCHMARK_APPROVAL)
@@ -382,14 +383,15 @@ def print_phases(out: Console, phases: list[Phase]) -> None:
         print_table(
             out,
             "Training",
-            ["entity type", "version", "pairs", "prior", "skipped"],
+            ["entity type", "version", "pairs", "prior", "approved", "skipped or blocked"],
             [
                 [
                     t["entity_type"],
                     t["version"] or "",
                     t["blocked_pairs"],
                     f"{t['prior']:.3g}",
-                    t["skipped"] or "",
+                    "yes" if t.get("approved") else "no",
+                    t["skipped"] or "; ".join(t.get("gate_reasons", [])),
                 ]
                 for t in training
             ],

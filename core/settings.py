@@ -223,6 +223,20 @@ class RiecSettings(KafkaSettings, FileSettings):
         description="Bring the database schema up to date when a component connects. Set to "
         "false where a separate migration job runs first (docker-compose.yml does).",
     )
+    gate_max_lost_links: float = Field(
+        default=0.02,
+        ge=0.0,
+        le=1.0,
+        description="The approval gate blocks a candidate model that loses more than this share "
+        "of its entity type's links (against a relink with the active model).",
+    )
+    gate_max_lost_hits: float = Field(
+        default=0.02,
+        ge=0.0,
+        le=1.0,
+        description="The approval gate blocks a candidate model that loses more than this share "
+        "of its entity type's hit-list subjects (entities with records of two partners or more).",
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pendulum
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
 
 DOC_MD = """
 ### Train linkage model
@@ -19,29 +19,19 @@ Entity types with too little data keep their current model.
 Each run stores a new version per entity type in `model_versions` as a **candidate**: it
 scores nothing until a person approves it. The task `validate` then computes each
 candidate's validation report against the active model (`matching/validation.py`): how
-many records would change entity if everything were relinked with it, the largest weight
-changes per comparison level, and flags for suspicious estimates (a less similar level
-weighing more than a more similar one, an agreement level with negative weight, a prior
-that moved more than 10x). Flags never block; they say where to look.
+many records would change entity if everything were relinked with it, what it would change
+for its entity type (links, entities and hit-list subjects gained and lost), the largest
+weight changes per comparison level, flags for suspicious estimates, and the approval
+gate's verdict: a candidate that loses more than a set share of its type's links or hits,
+or whose levels are out of order, is blocked.
 
-Read the report with `riec model show` and `riec model report ENTITY_TYPE VERSION`; make a
-candidate active with `riec model approve ENTITY_TYPE VERSION --by NAME --reason TEXT`
-(recorded on the version and in the audit log). The matching service picks it up within a
-minute. Leaving a candidate alone changes nothing. Roll back the same way, with an earlier
-version.
-
-`activate` (default off) approves the new candidates at the end of the run; it needs
-`approved_by` and `reason`, and the run fails before training without them.
+This DAG never activates anything. Read the report with `riec model show` and
+`riec model report ENTITY_TYPE VERSION`; make a candidate active with
+`riec model approve ENTITY_TYPE VERSION --by NAME --reason TEXT` (recorded on the version and
+in the audit log; a blocked candidate also needs `--override-gate REASON`). The matching
+service picks it up within a minute. Leaving a candidate alone changes nothing. Roll back
+the same way, with an earlier version.
 """
-
-
-def _approval(params: dict[str, Any] | None) -> tuple[bool, str, str]:
-    values = params or {}
-    return (
-        bool(values.get("activate", False)),
-        str(values.get("approved_by") or ""),
-        str(values.get("reason") or ""),
-    )
 
 
 @dag(
@@ -52,27 +42,14 @@ def _approval(params: dict[str, Any] | None) -> tuple[bool, str, str]:
     max_active_runs=1,
     tags=["riec", "linkage"],
     doc_md=DOC_MD,
-    params={
-        "activate": Param(
-            False,
-            type="boolean",
-            description="Approve and activate the new versions (needs approved_by and reason).",
-        ),
-        "approved_by": Param("", type="string", description="Who approves, with activate."),
-        "reason": Param("", type="string", description="Why, with activate."),
-    },
 )
 def train_linkage_model() -> None:
     @task
-    def train(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def train() -> list[dict[str, Any]]:
         from core.settings import RiecSettings, load_settings
-        from matching.params_store import Approval
         from matching.training import train_all
         from storage import connect
 
-        activate, by, reason = _approval(params)
-        if activate:
-            Approval.required(by, reason)  # refuse before hours of training, not after
         db = connect(load_settings(RiecSettings).resolved_database_url)
         try:
             reports = train_all(db)
@@ -83,41 +60,32 @@ def train_linkage_model() -> None:
     @task
     def validate(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
         from core.settings import RiecSettings, load_settings
+        from matching.gate import GatePolicy
         from matching.validation import validate_candidates
         from storage import connect
 
         trained = [(r["entity_type"], r["version"]) for r in reports if not r.get("skipped")]
-        db = connect(load_settings(RiecSettings).resolved_database_url)
+        settings = load_settings(RiecSettings)
+        policy = GatePolicy(
+            max_lost_links=settings.gate_max_lost_links, max_lost_hits=settings.gate_max_lost_hits
+        )
+        db = connect(settings.resolved_database_url)
         try:
-            validated = validate_candidates(db, trained)
+            validated = validate_candidates(db, trained, policy=policy)
         finally:
             db.dispose()
         return [
-            {"entity_type": t, "version": v, "against": r["against"], **r["headline"]}
+            {
+                "entity_type": t,
+                "version": v,
+                "against": r["against"],
+                **r["headline"],
+                "gate": r["gate"]["reasons"],
+            }
             for (t, v), r in validated.items()
         ]
 
-    @task
-    def activate(
-        validated: list[dict[str, Any]], params: dict[str, Any] | None = None
-    ) -> list[str]:
-        from core.settings import RiecSettings, load_settings
-        from matching.params_store import Approval, approve_version
-        from storage import connect
-
-        wanted, by, reason = _approval(params)
-        if not wanted:
-            return []
-        approval = Approval.required(by, reason)
-        db = connect(load_settings(RiecSettings).resolved_database_url)
-        try:
-            for row in validated:
-                approve_version(db, row["entity_type"], row["version"], approval)
-        finally:
-            db.dispose()
-        return [f"{row['entity_type']} {row['version']}" for row in validated]
-
-    activate(validate(train()))
+    validate(train())
 
 
 train_linkage_model()

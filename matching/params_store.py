@@ -32,21 +32,40 @@ class UnknownModelVersion(ApprovalError, LookupError):
     """No stored model version by that entity type and name."""
 
 
+class GateBlocked(ApprovalError):
+    """A candidate the approval gate blocks, approved without an override."""
+
+    def __init__(self, entity_type: str, version: str, reasons: list[str]) -> None:
+        self.reasons = reasons
+        super().__init__(
+            f"{entity_type} {version} is blocked by the approval gate: {'; '.join(reasons)}"
+        )
+
+
 @dataclass(frozen=True)
 class Approval:
-    """Who activated a model version, and why."""
+    """Who activated a model version, and why; and why the gate is overridden, if it is."""
 
     by: str
     reason: str
+    override_gate: str | None = None
 
     def __post_init__(self) -> None:
         if not self.by.strip() or not self.reason.strip():
             raise ApprovalError("a model decision needs the approver's name and a reason")
+        if self.override_gate is not None and not self.override_gate.strip():
+            raise ApprovalError("overriding the approval gate needs a reason")
 
     @classmethod
-    def required(cls, by: str | None, reason: str | None) -> Approval:
+    def required(
+        cls, by: str | None, reason: str | None, override_gate: str | None = None
+    ) -> Approval:
         """An approval from optional inputs (command-line options); refuses blanks."""
-        return cls(by=(by or "").strip(), reason=(reason or "").strip())
+        return cls(
+            by=(by or "").strip(),
+            reason=(reason or "").strip(),
+            override_gate=None if override_gate is None else override_gate.strip(),
+        )
 
 
 def active_params(db: Database) -> dict[str, ModelParams]:
@@ -115,10 +134,28 @@ def approve_version(
     Serves a first approval and a roll-back alike; the audit log tells them apart by
     ``rollback`` (the version is older than the one it replaces). The built-in defaults
     (``default-...``) can be approved too: they are stored as a version first.
+
+    A candidate (a version never approved before) must pass the approval gate: its
+    validation report, computed against the model active now, must not block it
+    (:mod:`matching.gate`). Otherwise it is refused with :class:`GateBlocked`, unless
+    ``approval.override_gate`` gives a reason, which the audit trail records. A version
+    approved before (a roll-back) is not gated: going back must always be possible.
     """
     if entity_type not in COMPARISONS:
         raise ApprovalError(f"unknown entity type {entity_type!r}")
     _store_defaults_if_named(db, entity_type, version)
+    blocked = gate_reasons(db, entity_type, version)
+    if blocked and approval.override_gate is None:
+        raise GateBlocked(entity_type, version, blocked)
+    if blocked:
+        db.audit(
+            approval.by,
+            "model_gate_overridden",
+            entity_type,
+            version=version,
+            gate_reasons=blocked,
+            override_reason=approval.override_gate,
+        )
     now = datetime.now(UTC)
     with db.session() as session:
         row = _row(session, entity_type, version)
@@ -152,10 +189,35 @@ def approve_version(
             validated=bool(validation),
             validated_against=validation.get("against"),
             flags=len(validation.get("flags", [])),
+            gate_blocked=bool(blocked),
+            gate_override=approval.override_gate,
         )
     result = get_version(db, entity_type, version)
     assert result is not None
     return result
+
+
+def gate_reasons(db: Database, entity_type: str, version: str) -> list[str]:
+    """Why the approval gate blocks ``version`` now; empty when it may be approved.
+
+    Only candidates are gated: never the active version, one approved before, or the
+    built-in defaults.
+    """
+    row = get_version(db, entity_type, version)
+    if row is None:
+        raise UnknownModelVersion(f"no stored {entity_type} model version {version!r}")
+    if row.active or row.approved_by or version == default_params(entity_type).version:
+        return []
+    report = row.validation
+    if not report:
+        return ["not validated"]
+    active = active_versions(db)[entity_type]
+    if report.get("against") != active:
+        return [f"validated against {report.get('against')}, but {active} is active now"]
+    gate = report.get("gate")
+    if gate is None:
+        return ["validated before the approval gate existed"]
+    return list(gate["reasons"]) if gate["blocked"] else []
 
 
 def activate_version(

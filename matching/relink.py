@@ -41,6 +41,14 @@ SCORE_CHUNK = 200_000  # pairs scored per vectorised call
 
 
 @dataclass
+class RelinkOutcome:
+    """What a relink found, for comparing two relinks (not stored, not serialised)."""
+
+    links: set[tuple[int, int]]  # (record_a, record_b), record_a < record_b
+    clusters: list[list[Member]]
+
+
+@dataclass
 class RelinkReport:
     records: int = 0
     candidate_pairs: int = 0
@@ -51,12 +59,18 @@ class RelinkReport:
     # Agreement of the streaming entities with the batch entities (batch as reference).
     agreement: dict[str, float] = field(default_factory=dict)
     changed_records: int = 0
+    outcome: RelinkOutcome | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "outcome"}
 
 
-def relink_all(db: Database, linker: Linker, *, apply: bool = False) -> RelinkReport:
+def relink_all(
+    db: Database, linker: Linker, *, apply: bool = False, keep_outcome: bool = False
+) -> RelinkReport:
+    """Link every active record again with ``linker``'s model; replace the stored links and
+    entities with the result when ``apply``. ``keep_outcome`` keeps the links and clusters
+    on the report (``outcome``), for comparing relinks."""
     report = RelinkReport()
     started = time.monotonic()
     members, encodings, key_versions = _load(db, linker)
@@ -89,6 +103,8 @@ def relink_all(db: Database, linker: Linker, *, apply: bool = False) -> RelinkRe
     }
     report.changed_records = _records_in_changed_clusters(clusters, members)
     report.seconds["cluster"] = time.monotonic() - t0
+    if keep_outcome:
+        report.outcome = RelinkOutcome({(a, b) for a, b, _ in edges}, clusters)
 
     if apply:
         t0 = time.monotonic()

@@ -31,8 +31,18 @@ import numpy as np
 from sqlalchemy import func, select
 
 from matching.comparisons import COMPARISONS, Block, Comparison, Encoded, graded_levels
+from matching.gate import GatePolicy
 from matching.model import ComparisonParams, ModelParams
-from matching.params_store import Approval, ApprovalError, active_params, store_params
+from matching.params_store import (
+    Approval,
+    ApprovalError,
+    GateBlocked,
+    active_params,
+    approve_version,
+    get_version,
+    store_params,
+)
+from matching.validation import validate_candidates
 from storage import Database
 from storage.models import Record
 
@@ -68,6 +78,8 @@ class TrainingReport:
     prior: float
     skipped: str | None = None
     sessions: list[dict[str, Any]] = field(default_factory=list)
+    approved: bool = False  # by train_all(activate=True)
+    gate_reasons: list[str] = field(default_factory=list)  # why the gate blocked it
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -538,23 +550,13 @@ def _encoded(record: Record) -> Encoded:
     return {"tokens": record.tokens or {}, "filters": record.filters or {}}
 
 
-def train_entity_type(
-    db: Database,
-    entity_type: str,
-    *,
-    activate: bool = False,
-    approval: Approval | None = None,
-    **options: Any,
-) -> TrainingReport:
+def train_entity_type(db: Database, entity_type: str, **options: Any) -> TrainingReport:
     """Estimate a new model for ``entity_type`` from its active records and store it.
 
     The new version is a candidate: it scores nothing until approved
-    (:func:`matching.params_store.approve_version`). ``activate`` with an ``approval``
-    approves it at once, for a first load whose caller has decided so beforehand.
-    ``options`` go to :func:`estimate_params`.
+    (:func:`matching.params_store.approve_version`). ``options`` go to
+    :func:`estimate_params`.
     """
-    if activate and approval is None:
-        raise ApprovalError("activating a trained model needs an approval: who and why")
     current = active_params(db)[entity_type]
     with db.session() as session:
         encoded = [
@@ -565,16 +567,47 @@ def train_entity_type(
                 .order_by(Record.id)
             )
         ]
-    version = f"em-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    version = base = f"em-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    n = 1
+    while get_version(db, entity_type, version) is not None:  # trained twice in one second
+        n += 1
+        version = f"{base}-{n}"
     params, report = estimate_params(entity_type, encoded, current, version=version, **options)
     if params is not None:
-        store_params(db, params, report.to_dict(), activate=activate, approval=approval)
+        store_params(db, params, report.to_dict())
     return report
 
 
-def train_all(db: Database, **kwargs: Any) -> list[TrainingReport]:
-    """Train every entity type; keyword arguments as for :func:`train_entity_type`."""
-    return [train_entity_type(db, entity_type, **kwargs) for entity_type in COMPARISONS]
+def train_all(
+    db: Database,
+    *,
+    activate: bool = False,
+    approval: Approval | None = None,
+    policy: GatePolicy | None = None,
+    **options: Any,
+) -> list[TrainingReport]:
+    """Train every entity type; ``options`` as for :func:`estimate_params`.
+
+    ``activate`` with an ``approval`` (refused without one, before anything is stored) is
+    for a first load whose caller has decided beforehand: each candidate is validated and
+    approved when the approval gate lets it through (``policy``), or with the approval's
+    gate override. A blocked candidate stays a candidate; its report says why
+    (``gate_reasons``).
+    """
+    if activate and approval is None:
+        raise ApprovalError("activating a trained model needs an approval: who and why")
+    reports = [train_entity_type(db, entity_type, **options) for entity_type in COMPARISONS]
+    if activate and approval is not None:
+        trained = [r for r in reports if r.version and not r.skipped]
+        validate_candidates(db, [(r.entity_type, r.version) for r in trained], policy=policy)
+        for report in trained:
+            assert report.version is not None
+            try:
+                approve_version(db, report.entity_type, report.version, approval)
+                report.approved = True
+            except GateBlocked as blocked:
+                report.gate_reasons = blocked.reasons
+    return reports
 
 
 def record_count(db: Database, entity_type: str) -> int:

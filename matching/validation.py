@@ -9,11 +9,16 @@ A report says, against the model active at the time:
   differ a little even under one model, and that part is not the candidate's doing;
 * **how its weights moved**: old and new weight (log2 m/u, in bits) of every comparison
   level, largest change first, and the prior;
-* **what looks suspicious**: flags for what the candidate brings in, never a block: a less
-  similar level weighing more than a more similar one, an agreement level counting
-  against a match (or a disagreement for one), a prior that moved more than tenfold. An
-  estimate can be odd and right (the data may really say so), so a person decides; the
-  flags say where to look.
+* **what looks suspicious**: flags for what the candidate brings in: a less similar level
+  weighing more than a more similar one, an agreement level counting against a match (or
+  a disagreement for one), a prior that moved more than tenfold. An estimate can be odd
+  and right (the data may really say so), so a person decides; the flags say where to
+  look;
+* **what it would change for its entity type** (:mod:`matching.gate`): links, entities and
+  hit-list subjects gained and lost against the relink with the active model, and the
+  gate's verdict. A candidate that loses more than a set share of its type's links or
+  hits, or whose levels are out of order, is blocked: it can be approved only with an
+  override and its reason.
 
 Relinking covers every entity type at once (types never link to each other); the other
 types keep their active model, so what differs from the baseline is the candidate's.
@@ -29,6 +34,7 @@ from itertools import pairwise
 from typing import Any
 
 from matching.comparisons import COMPARISONS, graded_levels
+from matching.gate import GatePolicy, type_impact, verdict
 from matching.linker import Linker
 from matching.model import ModelParams
 from matching.params_store import (
@@ -155,12 +161,19 @@ def model_flags(params: ModelParams) -> list[Flag]:
 
 
 def validate_candidates(
-    db: Database, versions: Sequence[tuple[str, str]], *, relink: bool = True
+    db: Database,
+    versions: Sequence[tuple[str, str]],
+    *,
+    relink: bool = True,
+    policy: GatePolicy | None = None,
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """Validate stored versions ``(entity type, version)`` and store each report with it.
 
-    The baseline relink with the active model runs once for all of them.
+    The baseline relink with the active model runs once for all of them. ``policy`` says
+    when the gate blocks (default :class:`~matching.gate.GatePolicy`); without ``relink``
+    the gate cannot tell what a candidate would change, and blocks it.
     """
+    policy = policy or GatePolicy()
     candidates: dict[tuple[str, str], ModelParams] = {}
     for entity_type, version in versions:
         row = get_version(db, entity_type, version)
@@ -170,33 +183,63 @@ def validate_candidates(
     if not candidates:
         return {}
     active = active_params(db)
-    baseline = _relink_summary(relink_all(db, Linker(params=active))) if relink else None
+    baseline = relink_all(db, Linker(params=active), keep_outcome=True) if relink else None
     reports: dict[tuple[str, str], dict[str, Any]] = {}
     for (entity_type, version), candidate in candidates.items():
-        impact = None
-        if baseline is not None:
-            with_candidate = relink_all(db, Linker(params={**active, entity_type: candidate}))
-            impact = {"candidate": _relink_summary(with_candidate), "active": baseline}
-        report = build_report(active[entity_type], candidate, impact)
+        summary = impact = None
+        if baseline is not None and baseline.outcome is not None:
+            with_candidate = relink_all(
+                db, Linker(params={**active, entity_type: candidate}), keep_outcome=True
+            )
+            assert with_candidate.outcome is not None
+            summary = {
+                "candidate": _relink_summary(with_candidate),
+                "active": _relink_summary(baseline),
+            }
+            impact = type_impact(
+                entity_type,
+                baseline.outcome,
+                with_candidate.outcome,
+                min_partners=policy.min_partners,
+            )
+        report = build_report(active[entity_type], candidate, summary, impact=impact, policy=policy)
         store_validation(db, entity_type, version, report)
         reports[(entity_type, version)] = report
     return reports
 
 
 def validate_version(
-    db: Database, entity_type: str, version: str, *, relink: bool = True
+    db: Database,
+    entity_type: str,
+    version: str,
+    *,
+    relink: bool = True,
+    policy: GatePolicy | None = None,
 ) -> dict[str, Any]:
     """Validate one stored version against the active model; the report is stored too."""
-    return validate_candidates(db, [(entity_type, version)], relink=relink)[(entity_type, version)]
+    reports = validate_candidates(db, [(entity_type, version)], relink=relink, policy=policy)
+    return reports[(entity_type, version)]
 
 
 def build_report(
-    active: ModelParams, candidate: ModelParams, relink: dict[str, Any] | None
+    active: ModelParams,
+    candidate: ModelParams,
+    relink: dict[str, Any] | None,
+    *,
+    impact: dict[str, Any] | None = None,
+    policy: GatePolicy | None = None,
 ) -> dict[str, Any]:
-    """The validation report of ``candidate`` against ``active`` (JSON-ready)."""
+    """The validation report of ``candidate`` against ``active`` (JSON-ready).
+
+    ``impact`` is what a relink with the candidate changes for its type
+    (:func:`matching.gate.type_impact`); the gate's verdict follows from it and the flags.
+    """
     changes = weight_changes(active, candidate)
     flags = sanity_flags(active, candidate)
     prior = prior_change(active, candidate)
+    gate = verdict(
+        impact, [f.message for f in flags if f.check == "level_order"], policy or GatePolicy()
+    )
     with_candidate = (relink or {}).get("candidate") or {}
     baseline = (relink or {}).get("active") or {}
     return {
@@ -209,8 +252,11 @@ def build_report(
             "flags": len(flags),
             "largest_weight_change": changes[0]["change"] if changes else 0.0,
             "prior_ratio": prior["ratio"],
+            "blocked": gate["blocked"],
         },
         "relink": relink,
+        "impact": impact,
+        "gate": gate,
         "prior": prior,
         "weight_changes": changes,
         "flags": [asdict(flag) for flag in flags],
@@ -234,6 +280,8 @@ def headline_text(report: dict[str, Any] | None) -> str:
         )
     flags = int(head.get("flags", 0))
     parts.append(f"{flags} flag{'s' if flags != 1 else ''}" if flags else "no flags")
+    if "blocked" in head:
+        parts.append("blocked by the gate" if head["blocked"] else "passes the gate")
     return "; ".join(parts)
 
 

@@ -101,6 +101,38 @@ def print_report(out: Console, row: ModelVersion, *, top: int = 10) -> None:
                 f"{r['agreement'].get('pairwise_f1', 0.0):.4f}",
             )
         out.print(impact)
+    impact = report.get("impact")
+    if impact:
+        table = Table(title=f"What it changes for {row.entity_type} (relink with {against} = 0)")
+        for column in ("", "with the active model", "with the candidate", "gained", "lost"):
+            table.add_column(column)
+        for part, label in (("links", "links"), ("hits", "hit-list subjects")):
+            counts = impact[part]
+            table.add_row(
+                label,
+                str(counts["active"]),
+                str(counts["candidate"]),
+                str(counts["gained"]),
+                str(counts["lost"]),
+            )
+        entities = impact["entities"]
+        table.add_row(
+            "entities",
+            str(entities["active"]),
+            str(entities["candidate"]),
+            f"{entities['merged']} merged",
+            f"{entities['split']} split",
+        )
+        out.print(table)
+    gate = report.get("gate")
+    if gate is None:
+        out.print("approval gate: not judged (validated before the gate existed)")
+    elif gate["blocked"]:
+        out.print("[red]blocked by the approval gate[/red]:", markup=True)
+        for reason in gate["reasons"]:
+            out.print(f"  {reason}", markup=False)
+    else:
+        out.print("passes the approval gate")
     prior = report["prior"]
     out.print(
         f"prior {prior['old']:.4g} -> {prior['new']:.4g} ({prior['ratio']:.3g}x; "
@@ -119,7 +151,7 @@ def print_report(out: Console, row: ModelVersion, *, top: int = 10) -> None:
         )
     out.print(changes)
     if report["flags"]:
-        out.print("flags (they block nothing; they say where to look):")
+        out.print("flags (they say where to look; levels out of order block, see the gate):")
         for flag in report["flags"]:
             out.print(f"  {flag['check']}: {flag['message']}")
     else:

@@ -16,6 +16,7 @@ import typer
 from riec.cli.common import console, out, riec_settings
 
 if TYPE_CHECKING:
+    from matching.gate import GatePolicy
     from storage import Database
 
 app = typer.Typer(no_args_is_help=True, help="The linkage model: train, approve, roll back.")
@@ -23,8 +24,28 @@ app = typer.Typer(no_args_is_help=True, help="The linkage model: train, approve,
 BY = typer.Option("--by", help="Who decides (name or user id); recorded with the version.")
 REASON = typer.Option("--reason", help="Why; recorded with the version and in the audit log.")
 NO_RELINK = typer.Option(
-    "--no-relink", help="Skip the trial relink (weights and flags only; faster on big data)."
+    "--no-relink",
+    help="Skip the trial relink (weights and flags only; faster on big data). The approval "
+    "gate then cannot tell what a candidate would change, and blocks it.",
 )
+OVERRIDE_GATE = typer.Option(
+    "--override-gate",
+    help="Approve a candidate the approval gate blocks; this reason goes to the audit trail.",
+)
+GATE_HINT = (
+    "Read the report with `riec model report ENTITY_TYPE VERSION`; to approve it all the "
+    "same, add --override-gate REASON."
+)
+
+
+def gate_policy() -> GatePolicy:
+    """When the approval gate blocks, from the settings."""
+    from matching.gate import GatePolicy
+
+    settings = riec_settings()
+    return GatePolicy(
+        max_lost_links=settings.gate_max_lost_links, max_lost_hits=settings.gate_max_lost_hits
+    )
 
 
 @contextmanager
@@ -48,20 +69,26 @@ def train(
     by: Annotated[str | None, BY] = None,
     reason: Annotated[str | None, REASON] = None,
     no_relink: Annotated[bool, NO_RELINK] = False,
+    override_gate: Annotated[str | None, OVERRIDE_GATE] = None,
 ) -> None:
     """Estimate m and u from the landed records (EM, no labels); store and validate candidates.
 
-    A candidate scores nothing until approved with `riec model approve`.
+    A candidate scores nothing until approved with `riec model approve`. With --activate,
+    each candidate the approval gate lets through is approved at once; a blocked one stays
+    a candidate (exit code 2), unless --override-gate gives a reason.
     """
-    from matching.params_store import Approval, approve_version
+    from rich.markup import escape
+
+    from core.errors import RefusedError
+    from matching.params_store import Approval, GateBlocked, approve_version
     from matching.training import train_all
     from matching.validation import headline_text, validate_candidates
 
-    approval = Approval.required(by, reason) if activate else None
+    approval = Approval.required(by, reason, override_gate) if activate else None
     with model_database() as db:
         reports = train_all(db)
         trained = [(r.entity_type, r.version) for r in reports if not r.skipped and r.version]
-        validated = validate_candidates(db, trained, relink=not no_relink)
+        validated = validate_candidates(db, trained, relink=not no_relink, policy=gate_policy())
         for report in reports:
             if report.skipped or not report.version:
                 console.print(f"{report.entity_type}: skipped, {report.skipped}")
@@ -71,9 +98,15 @@ def train(
                 f"pairs, {report.iterations} EM iterations, prior {report.prior:.4g}; "
                 f"{headline_text(validated[(report.entity_type, report.version)])}"
             )
+        blocked = []
         for entity_type, version in trained:
             if approval is not None:
-                approve_version(db, entity_type, version, approval)
+                try:
+                    approve_version(db, entity_type, version, approval)
+                except GateBlocked as exc:
+                    console.print(f"{escape(str(exc))}; it stays a candidate", highlight=False)
+                    blocked.append(f"{entity_type} {version}")
+                    continue
                 console.print(f"{entity_type}: {version} approved by {approval.by}, now active")
             else:
                 console.print(
@@ -81,6 +114,8 @@ def train(
                     f"{entity_type} {version}`, then `riec model approve {entity_type} "
                     f"{version} --by NAME --reason TEXT`"
                 )
+    if blocked:
+        raise RefusedError(f"the approval gate blocked {', '.join(blocked)}. {GATE_HINT}")
 
 
 @app.command("validate")
@@ -93,7 +128,9 @@ def validate(
     from matching.validation import headline_text, validate_version
 
     with model_database() as db:
-        report = validate_version(db, entity_type, version, relink=not no_relink)
+        report = validate_version(
+            db, entity_type, version, relink=not no_relink, policy=gate_policy()
+        )
     console.print(f"{entity_type} {version} against {report['against']}: {headline_text(report)}")
 
 
@@ -103,13 +140,23 @@ def approve(
     version: Annotated[str, typer.Argument(help="A stored version, or the built-in default.")],
     by: Annotated[str, BY],
     reason: Annotated[str, REASON],
+    override_gate: Annotated[str | None, OVERRIDE_GATE] = None,
 ) -> None:
-    """Make a stored version the active model, recording who approved it, when and why."""
-    from matching.params_store import Approval, approve_version
+    """Make a stored version the active model, recording who approved it, when and why.
+
+    A candidate must pass the approval gate of its validation report (computed against
+    the model active now), or be approved with --override-gate and a reason.
+    """
+    from core.errors import RefusedError
+    from matching.params_store import Approval, GateBlocked, approve_version
     from matching.validation import headline_text
 
+    approval = Approval.required(by, reason, override_gate)
     with model_database() as db:
-        row = approve_version(db, entity_type, version, Approval.required(by, reason))
+        try:
+            row = approve_version(db, entity_type, version, approval)
+        except GateBlocked as exc:
+            raise RefusedError(f"{exc}. {GATE_HINT}") from exc
     if row.validation is None:
         console.print(f"[yellow]note:[/yellow] {entity_type} {version} has no validation report")
     console.print(

@@ -28,11 +28,13 @@ from test_linkage_dags import land_synthetic
 from typer.testing import CliRunner
 
 from matching.defaults import DEFAULT_VERSION, default_params
+from matching.gate import GatePolicy
 from matching.linker import Linker
 from matching.model import ModelParams
 from matching.params_store import (
     Approval,
     ApprovalError,
+    GateBlocked,
     activate_version,
     active_params,
     active_versions,
@@ -136,9 +138,17 @@ def test_the_report_shows_what_the_candidate_would_change(landed: Database) -> N
     assert set(active_versions(landed).values()) == {DEFAULT_VERSION}
 
 
+def same_as_active(db: Database, entity_type: str, version: str) -> str:
+    """Store the active model under another name: a candidate that changes nothing."""
+    params = active_params(db)[entity_type]
+    params.version = version
+    store_params(db, params, {"source": "test copy"})
+    return version
+
+
 def test_approval_activates_and_records_who_when_and_why(landed: Database) -> None:
-    version = trained_versions(landed)["person"]
-    validate_version(landed, "person", version, relink=False)
+    version = same_as_active(landed, "person", "em-same")
+    validate_version(landed, "person", version)
     before = datetime.now(UTC)
     approve_version(landed, "person", version, APPROVAL)
 
@@ -155,12 +165,74 @@ def test_approval_activates_and_records_who_when_and_why(landed: Database) -> No
     assert event.details["previous_version"] == DEFAULT_VERSION
     assert event.details["rollback"] is False
     assert event.details["validated"] is True
+    assert event.details["gate_blocked"] is False and event.details["gate_override"] is None
+
+
+def test_the_gate_blocks_a_candidate_that_breaks_one_type(landed: Database) -> None:
+    # The address collapse found on held-out data: an equal address weighs as much as the
+    # prior against it, so that no address pair reaches the threshold.
+    collapsed = active_params(landed)["address"]
+    collapsed.version = "em-collapsed"
+    collapsed.prior = 2**-13.1
+    equal = collapsed.comparisons["address"]
+    equal.m[0] = equal.u[0] * 2**13.1
+    store_params(landed, collapsed, {"source": "test: the collapse"})
+    person = same_as_active(landed, "person", "em-same")
+
+    reports = validate_candidates(
+        landed, [("address", "em-collapsed"), ("person", person)], policy=GatePolicy()
+    )
+    report = reports[("address", "em-collapsed")]
+    impact = report["impact"]
+    # Only the pairs that also share a BAG id keep their link.
+    assert impact["links"]["lost"] > impact["links"]["active"] / 2
+    assert impact["hits"]["lost"] > 0
+    assert impact["entities"]["split"] > 0
+    assert report["gate"]["blocked"] and report["headline"]["blocked"]
+    assert any("levels out of order: address" in r for r in report["gate"]["reasons"])
+    # Only the candidate's own type is judged: the person copy changes nothing.
+    assert reports[("person", person)]["gate"]["blocked"] is False
+
+    with pytest.raises(GateBlocked) as refused:
+        approve_version(landed, "address", "em-collapsed", APPROVAL)
+    assert "loses" in str(refused.value)
+    assert active_versions(landed)["address"] == DEFAULT_VERSION
+    approve_version(landed, "person", person, APPROVAL)
+
+    overridden = Approval(APPROVAL.by, APPROVAL.reason, override_gate="test of the override")
+    approve_version(landed, "address", "em-collapsed", overridden)
+    assert active_versions(landed)["address"] == "em-collapsed"
+    (event,) = audit(landed, "model_gate_overridden")
+    assert event.actor == APPROVAL.by and event.subject == "address"
+    assert event.details["override_reason"] == "test of the override"
+    assert event.details["gate_reasons"] == report["gate"]["reasons"]
+    assert audit(landed, "model_approved")[-1].details["gate_override"] == "test of the override"
+
+
+def test_a_candidate_validated_against_another_model_must_be_validated_again(
+    landed: Database,
+) -> None:
+    first = same_as_active(landed, "person", "em-first")
+    second = same_as_active(landed, "person", "em-second")
+    validate_candidates(landed, [("person", first), ("person", second)])
+    approve_version(landed, "person", first, APPROVAL)
+    with pytest.raises(GateBlocked, match="is active now"):
+        approve_version(landed, "person", second, APPROVAL)
+    validate_version(landed, "person", second)
+    approve_version(landed, "person", second, APPROVAL)
+    # Without a relink the gate cannot tell what it would change.
+    third = same_as_active(landed, "person", "em-third")
+    validate_version(landed, "person", third, relink=False)
+    with pytest.raises(GateBlocked, match="not checked against a relink"):
+        approve_version(landed, "person", third, APPROVAL)
 
 
 def test_a_rollback_needs_who_and_why_and_is_logged_as_one(landed: Database) -> None:
-    first = trained_versions(landed)["person"]
+    first = same_as_active(landed, "person", "em-first")
+    validate_version(landed, "person", first)
     approve_version(landed, "person", first, APPROVAL)
     second = store_variant(landed, first, "em-later", prior_factor=2.0)
+    validate_version(landed, "person", second)
     approve_version(landed, "person", second, APPROVAL)
 
     for by, reason in ((None, "splits families"), ("B. Beheer", ""), ("", None)):
@@ -194,7 +266,9 @@ def test_a_rejected_candidate_stays_inactive(landed: Database) -> None:
     assert (row.rejected_by, row.rejection_reason) == ("C. Controle", "prior moved 70x")
     assert audit(landed, "model_rejected")[0].details["reason"] == "prior moved 70x"
     # The active version cannot be rejected: roll back first.
-    approve_version(landed, "person", version, APPROVAL)
+    approve_version(
+        landed, "person", version, Approval(APPROVAL.by, APPROVAL.reason, override_gate="test")
+    )
     assert get_version(landed, "person", version).rejected_by is None
     with pytest.raises(ApprovalError):
         reject_version(landed, "person", version, by="C. Controle", reason="no")
@@ -290,10 +364,30 @@ def test_the_commands_train_candidates_and_approve_with_a_name(
     assert blank.exit_code == 2
     assert active_versions(landed)["person"] == DEFAULT_VERSION
 
-    approved = cli(
+    # Validated without a relink: the gate cannot tell what it would change.
+    gated = cli(
         database_url, "model", "approve", "person", version, "--by", "D. Dienst", "--reason", "ok"
     )
+    assert gated.exit_code == 2
+    assert "blocked by the approval gate" in gated.output and "--override-gate" in gated.output
+    assert "Traceback" not in gated.output
+    blank = cli(
+        database_url,
+        *("model", "approve", "person", version, "--by", "D. Dienst", "--reason", "ok"),
+        *("--override-gate", " "),
+    )
+    assert blank.exit_code == 2
+    assert active_versions(landed)["person"] == DEFAULT_VERSION
+
+    approved = cli(
+        database_url,
+        *("model", "approve", "person", version, "--by", "D. Dienst", "--reason", "ok"),
+        *("--override-gate", "small test set"),
+    )
     assert approved.exit_code == 0, approved.output
+    assert audit(landed, "model_gate_overridden")[-1].details["override_reason"] == (
+        "small test set"
+    )
     assert active_versions(landed)["person"] == version
     shown = cli(database_url, "model", "show", "person")
     assert "active" in shown.output and "D. Dienst" in shown.output
@@ -323,23 +417,29 @@ def test_train_activates_in_one_step_only_with_an_approver(
     assert refused.exit_code == 2
     assert list_versions(landed) == []  # refused before training
 
-    done = cli(
+    blocked = cli(
         database_url,
-        "model",
-        "train",
-        "--activate",
-        "--by",
-        "E. Eigenaar",
-        "--reason",
-        "first load",
+        *("model", "train", "--activate", "--by", "E. Eigenaar", "--reason", "first load"),
         "--no-relink",
     )
-    assert done.exit_code == 0, done.output
+    # --no-relink: weights and flags only, so the gate blocks every candidate.
+    assert blocked.exit_code == 2, blocked.output
+    assert "blocked by the approval gate" in blocked.output
     version = get_version_name(landed, "person")
-    assert active_versions(landed)["person"] == version
-    row = get_version(landed, "person", version)
-    assert row.approved_by == "E. Eigenaar" and row.validation is not None
-    assert row.validation["relink"] is None  # --no-relink: weights and flags only
+    assert active_versions(landed)["person"] == DEFAULT_VERSION
+    assert get_version(landed, "person", version).validation["relink"] is None
+
+    done = cli(
+        database_url,
+        *("model", "train", "--activate", "--by", "E. Eigenaar", "--reason", "first load"),
+        *("--no-relink", "--override-gate", "first load of a test set"),
+    )
+    assert done.exit_code == 0, done.output
+    latest = max(
+        (r for r in list_versions(landed) if r.entity_type == "person"), key=lambda r: r.created_at
+    )
+    assert active_versions(landed)["person"] == latest.version
+    assert latest.approved_by == "E. Eigenaar" and latest.validation is not None
 
 
 def get_version_name(db: Database, entity_type: str) -> str:
@@ -373,17 +473,12 @@ def test_the_weekly_dag_stores_validated_candidates_and_activates_none(
         assert row.validation["relink"]["candidate"]["records"] > 0
 
 
-def test_the_dag_activates_only_with_an_approver(dag_database: Database) -> None:
-    state, _ = run_dag("train_linkage_model", {"activate": True, "approved_by": "F. F"})
-    assert state == "failed"
-    assert list_versions(dag_database) == []  # refused before training
-
+def test_the_dag_never_activates(dag_database: Database) -> None:
     state, _ = run_dag(
         "train_linkage_model",
         {"activate": True, "approved_by": "F. Functioneel", "reason": "first load"},
     )
-    assert state == "success"
     rows = list_versions(dag_database)
-    assert rows and all(r.active and r.approved_by == "F. Functioneel" for r in rows)
-    assert all(r.validation is not None for r in rows)
-    assert active_versions(dag_database)["person"] == get_version_name(dag_database, "person")
+    assert not any(r.active or r.approved_by for r in rows)
+    assert set(active_versions(dag_database).values()) == {DEFAULT_VERSION}
+    assert state in {"success", "failed"}

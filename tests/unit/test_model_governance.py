@@ -123,8 +123,13 @@ def test_the_report_headline_counts_flags_and_what_a_relink_would_change() -> No
     assert report["headline"]["changed_records_active_model"] == 2
     assert report["headline"]["flags"] == 2
     assert report["prior"]["ratio"] == pytest.approx(50)
-    assert headline_text(report) == (f"12 records change entity (2 with {old.version}); 2 flags")
-    assert headline_text(build_report(old, old, None)) == "relink not run; no flags"
+    assert headline_text(report) == (
+        f"12 records change entity (2 with {old.version}); 2 flags; blocked by the gate"
+    )
+    # Without a relink the gate cannot tell what a candidate would change.
+    assert headline_text(build_report(old, old, None)) == (
+        "relink not run; no flags; blocked by the gate"
+    )
     assert headline_text(None) == "not validated"
 
 
@@ -135,3 +140,5 @@ def test_an_approval_names_who_and_why(by: str | None, reason: str | None) -> No
     assert Approval.required(" A. Analist ", " read the report ") == Approval(
         "A. Analist", "read the report"
     )
+    with pytest.raises(ApprovalError):
+        Approval.required("A. Analist", "read the report", override_gate=" ")
