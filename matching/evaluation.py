@@ -29,6 +29,8 @@ from typing import Any
 
 from rich.table import Table
 
+from core.spreadsheet import restore_cell
+
 #: A record as both files name it: (partner, partner record id).
 RecordKey = tuple[str, str]
 
@@ -309,7 +311,8 @@ def read_entities(path: Path) -> Clustering:
         if missing:
             raise ValueError(f"{path}: missing columns {', '.join(sorted(missing))}")
         for row in reader:
-            key = (row["partner"], row["partner_record_id"])
+            # The export neutralises cells a spreadsheet would run; the ids are what they were.
+            key = (restore_cell(row["partner"]), restore_cell(row["partner_record_id"]))
             if (row.get("status") or "active") != "active":
                 retracted.add(key)
                 continue
