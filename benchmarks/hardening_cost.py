@@ -168,7 +168,7 @@ def link(items: Sequence[tuple[dict[str, Any], Source]], work: Path) -> Clusteri
         for start in range(0, len(items), BATCH):
             with db.session() as session:
                 land_batch(session, linker, items[start : start + BATCH])
-        export_entities(db, work / "entities.csv", actor="benchmark")
+        export_entities(db, work / "entities.csv", actor="job:benchmark")
     finally:
         db.dispose()
     return read_entities(work / "entities.csv")

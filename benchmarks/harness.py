@@ -189,7 +189,7 @@ def run_path(
             stats = match_until_caught_up(settings, db, linker, max_seconds=max_match_seconds)
         entities_csv = work / "entities.csv"
         with timings.stage("export"):
-            export_entities(db, entities_csv, actor="benchmark")
+            export_entities(db, entities_csv, actor="job:benchmark")
         predicted = read_entities(entities_csv)
     except BaseException:
         for step in reversed(cleanup):
@@ -247,13 +247,13 @@ def train_and_relink(
     after reading its report (``docs/operations.md``).
     """
     with timings.stage("training"):
-        reports = train_all(db, activate=True, approval=BENCHMARK_APPROVAL)
+        reports = train_all(db, actor="job:benchmark", activate=True, approval=BENCHMARK_APPROVAL)
     linker = Linker(linker_config, params=active_params(db))
     with timings.stage("relink"):
-        relink = relink_all(db, linker, apply=True)
+        relink = relink_all(db, linker, apply=True, actor="job:benchmark")
     entities_csv = work / "entities-relinked.csv"
     with timings.stage("export (relinked)"):
-        export_entities(db, entities_csv, actor="benchmark")
+        export_entities(db, entities_csv, actor="job:benchmark")
     return read_entities(entities_csv), {
         "training": [r.to_dict() for r in reports],
         "relink": {k: v for k, v in relink.to_dict().items() if k not in {"applied"}},

@@ -59,5 +59,7 @@ class RefusedError(RiecError):
 
 #: Exit codes of the ``riec`` command, for scripts: 0 done; 1 a bug (see ``--verbose``);
 #: 2 a usage error or a refused action; 3 rows were rejected (``partner push
-#: --fail-on-rejects``); 4 a broker or database could not be reached.
+#: --fail-on-rejects``); 4 a broker or database could not be reached; 5 the audit trail
+#: does not verify (``audit verify``).
 EXIT_REJECTED_ROWS = 3
+EXIT_AUDIT_TRAIL_BROKEN = 5

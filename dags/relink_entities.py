@@ -44,7 +44,12 @@ def relink_entities() -> None:
         db = connect(load_settings(RiecSettings).resolved_database_url)
         try:
             linker = Linker(params=active_params(db))
-            report = relink_all(db, linker, apply=bool((params or {}).get("apply", False)))
+            report = relink_all(
+                db,
+                linker,
+                apply=bool((params or {}).get("apply", False)),
+                actor="dag:relink_entities",
+            )
         finally:
             db.dispose()
         return report.to_dict()

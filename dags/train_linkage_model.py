@@ -33,6 +33,9 @@ service picks it up within a minute. Leaving a candidate alone changes nothing. 
 the same way, with an earlier version.
 """
 
+#: How the audit trail names this DAG (the person who approves is named by the approval).
+ACTOR = "dag:train_linkage_model"
+
 
 @dag(
     dag_id="train_linkage_model",
@@ -52,7 +55,7 @@ def train_linkage_model() -> None:
 
         db = connect(load_settings(RiecSettings).resolved_database_url)
         try:
-            reports = train_all(db)
+            reports = train_all(db, actor=ACTOR)
         finally:
             db.dispose()
         return [report.to_dict() for report in reports]
@@ -71,7 +74,7 @@ def train_linkage_model() -> None:
         )
         db = connect(settings.resolved_database_url)
         try:
-            validated = validate_candidates(db, trained, policy=policy)
+            validated = validate_candidates(db, trained, actor=ACTOR, policy=policy)
         finally:
             db.dispose()
         return [

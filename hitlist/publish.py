@@ -15,7 +15,7 @@ from core.files import private_dir, write_private_bytes, write_private_text
 from hitlist.build import BuiltHitList
 from hitlist.render import render_csv, render_html
 from storage.database import Database
-from storage.models import AuditEvent, HitList
+from storage.models import HitList
 
 AUDIT_ACTION = "hitlist.created"
 
@@ -58,32 +58,28 @@ def publish_hit_list(
     written: list[Path] = []
     try:
         with db.session() as session:
-            # The audit row goes first: its id is the reference printed on every hit-list row.
-            audit = AuditEvent(
-                at=created_at,
-                actor=actor,
-                action=AUDIT_ACTION,
-                subject=csv_path.stem,
-                details={
-                    "criteria_version": hit_list.criteria.version,
-                    "row_count": len(hit_list.rows),
-                    "qualifying_entities": hit_list.qualifying_entities,
-                    "held_back_records": hit_list.held_back_records,
-                    "dag_run_id": dag_run_id,
-                    "files": [csv_path.name, html_path.name],
-                    # Which subjects and partner records were compared and listed, so a
-                    # data subject's request about past provisions can be answered.
-                    "entities": [row.entity_id for row in hit_list.rows],
-                    "records": [
-                        [record.partner, record.partner_record_id]
-                        for row in hit_list.rows
-                        for record in row.records
-                    ],
-                },
+            # The audit event goes first: its id is the reference printed on every row.
+            audit_ref = db.audit(
+                actor,
+                AUDIT_ACTION,
+                csv_path.stem,
+                session=session,
+                criteria_version=hit_list.criteria.version,
+                row_count=len(hit_list.rows),
+                qualifying_entities=hit_list.qualifying_entities,
+                held_back_records=hit_list.held_back_records,
+                dag_run_id=dag_run_id,
+                files=[csv_path.name, html_path.name],
+                # Which subjects and partner records were compared and listed, so a data
+                # subject's request about past provisions can be answered.
+                entities=[row.entity_id for row in hit_list.rows],
+                records=[
+                    [record.partner, record.partner_record_id]
+                    for row in hit_list.rows
+                    for record in row.records
+                ],
             )
-            session.add(audit)
-            session.flush()
-            stamped = hit_list.with_audit_ref(audit.id)
+            stamped = hit_list.with_audit_ref(audit_ref)
 
             _write(csv_path, render_csv(stamped), written)
             _write(
@@ -105,7 +101,7 @@ def publish_hit_list(
             session.flush()
             published = PublishedHitList(
                 hit_list_id=row.id,
-                audit_ref=audit.id,
+                audit_ref=audit_ref,
                 created_at=created_at,
                 criteria_version=hit_list.criteria.version,
                 row_count=len(stamped.rows),

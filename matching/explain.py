@@ -29,7 +29,8 @@ class EntityExplanation:
         return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
 
 
-def explain_entity(db: Database, entity_id: str, *, actor: str = "cli") -> EntityExplanation:
+def explain_entity(db: Database, entity_id: str, *, actor: str) -> EntityExplanation:
+    """What an entity holds and why; reading it is recorded in the audit trail as ``actor``."""
     with db.session() as session:
         entity = session.get(Entity, entity_id)
         if entity is None:

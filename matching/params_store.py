@@ -16,12 +16,13 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from core.actors import person_name_problem
 from core.errors import RefusedError
 from matching.comparisons import COMPARISONS
 from matching.defaults import default_params
 from matching.model import ModelParams
 from storage import Database
-from storage.models import AuditEvent, ModelVersion
+from storage.models import ModelVersion
 
 
 class ApprovalError(RefusedError, ValueError):
@@ -55,6 +56,9 @@ class Approval:
             raise ApprovalError("a model decision needs the approver's name and a reason")
         if self.override_gate is not None and not self.override_gate.strip():
             raise ApprovalError("overriding the approval gate needs a reason")
+        problem = person_name_problem(self.by)
+        if problem is not None:
+            raise ApprovalError(f"the approver: {problem}")
 
     @classmethod
     def required(
@@ -86,11 +90,13 @@ def store_params(
     params: ModelParams,
     training: dict[str, Any],
     *,
+    actor: str,
     activate: bool = False,
     approval: Approval | None = None,
 ) -> None:
     """Store ``params`` as a candidate version; with ``activate``, approve it at once.
 
+    ``actor`` is who trained it: the person, or the DAG (``dag:train_linkage_model``).
     Activation needs an ``approval`` (who and why), checked before anything is stored.
     """
     if activate and approval is None:
@@ -106,13 +112,14 @@ def store_params(
                 training=training,
             )
         )
-    db.audit(
-        "model-training",
-        "model_stored",
-        params.entity_type,
-        version=params.version,
-        active=False,
-    )
+        db.audit(
+            actor,
+            "model_stored",
+            params.entity_type,
+            version=params.version,
+            active=False,
+            session=session,
+        )
     if activate and approval is not None:
         approve_version(db, params.entity_type, params.version, approval)
 
@@ -177,8 +184,7 @@ def approve_version(
         row.rejected_by = row.rejected_at = row.rejection_reason = None
         validation = row.validation or {}
         # In the same transaction: no activation without its record.
-        _audit(
-            session,
+        db.audit(
             approval.by,
             "model_approved",
             entity_type,
@@ -191,6 +197,7 @@ def approve_version(
             flags=len(validation.get("flags", [])),
             gate_blocked=bool(blocked),
             gate_override=approval.override_gate,
+            session=session,
         )
     result = get_version(db, entity_type, version)
     assert result is not None
@@ -239,31 +246,34 @@ def reject_version(
         row.rejected_by = approval.by
         row.rejected_at = datetime.now(UTC)
         row.rejection_reason = approval.reason
-        _audit(
-            session,
+        db.audit(
             approval.by,
             "model_rejected",
             entity_type,
             version=version,
             reason=approval.reason,
+            session=session,
         )
     result = get_version(db, entity_type, version)
     assert result is not None
     return result
 
 
-def store_validation(db: Database, entity_type: str, version: str, report: dict[str, Any]) -> None:
+def store_validation(
+    db: Database, entity_type: str, version: str, report: dict[str, Any], *, actor: str
+) -> None:
     """Attach a validation report to a stored version (replacing an earlier one)."""
     with db.session() as session:
         _row(session, entity_type, version).validation = report
-    db.audit(
-        "model-validation",
-        "model_validated",
-        entity_type,
-        version=version,
-        against=report.get("against"),
-        **report.get("headline", {}),
-    )
+        db.audit(
+            actor,
+            "model_validated",
+            entity_type,
+            version=version,
+            against=report.get("against"),
+            **report.get("headline", {}),
+            session=session,
+        )
 
 
 def list_versions(db: Database) -> list[ModelVersion]:
@@ -273,14 +283,6 @@ def list_versions(db: Database) -> list[ModelVersion]:
                 select(ModelVersion).order_by(ModelVersion.entity_type, ModelVersion.created_at)
             )
         )
-
-
-def _audit(session: Session, actor: str, action: str, subject: str, **details: Any) -> None:
-    session.add(
-        AuditEvent(
-            at=datetime.now(UTC), actor=actor, action=action, subject=subject, details=details
-        )
-    )
 
 
 def _row(session: Session, entity_type: str, version: str) -> ModelVersion:

@@ -66,11 +66,22 @@ class RelinkReport:
 
 
 def relink_all(
-    db: Database, linker: Linker, *, apply: bool = False, keep_outcome: bool = False
+    db: Database,
+    linker: Linker,
+    *,
+    apply: bool = False,
+    keep_outcome: bool = False,
+    actor: str | None = None,
 ) -> RelinkReport:
     """Link every active record again with ``linker``'s model; replace the stored links and
     entities with the result when ``apply``. ``keep_outcome`` keeps the links and clusters
-    on the report (``outcome``), for comparing relinks."""
+    on the report (``outcome``), for comparing relinks.
+
+    Applying is recorded in the audit trail under ``actor`` (a person, or the DAG), which
+    ``apply`` therefore needs.
+    """
+    if apply and not actor:
+        raise ValueError("applying a relink needs an actor for the audit trail")
     report = RelinkReport()
     started = time.monotonic()
     members, encodings, key_versions = _load(db, linker)
@@ -115,9 +126,10 @@ def relink_all(
             for start in range(0, len(links), 5_000):
                 session.execute(insert(Link.__table__), links[start : start + 5_000])
             linker._assign_ids(session, clusters, members, edges, set())
-        report.applied = True
-        report.seconds["apply"] = time.monotonic() - t0
-        db.audit("relink", "relink_applied", None, **report.to_dict())
+            report.applied = True
+            report.seconds["apply"] = time.monotonic() - t0
+            assert actor is not None
+            db.audit(actor, "relink_applied", None, session=session, **report.to_dict())
     report.seconds["total"] = time.monotonic() - started
     return report
 

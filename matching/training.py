@@ -550,12 +550,14 @@ def _encoded(record: Record) -> Encoded:
     return {"tokens": record.tokens or {}, "filters": record.filters or {}}
 
 
-def train_entity_type(db: Database, entity_type: str, **options: Any) -> TrainingReport:
+def train_entity_type(
+    db: Database, entity_type: str, *, actor: str, **options: Any
+) -> TrainingReport:
     """Estimate a new model for ``entity_type`` from its active records and store it.
 
     The new version is a candidate: it scores nothing until approved
-    (:func:`matching.params_store.approve_version`). ``options`` go to
-    :func:`estimate_params`.
+    (:func:`matching.params_store.approve_version`). ``actor`` (the person, or the DAG)
+    is recorded as who trained it. ``options`` go to :func:`estimate_params`.
     """
     current = active_params(db)[entity_type]
     with db.session() as session:
@@ -574,13 +576,14 @@ def train_entity_type(db: Database, entity_type: str, **options: Any) -> Trainin
         version = f"{base}-{n}"
     params, report = estimate_params(entity_type, encoded, current, version=version, **options)
     if params is not None:
-        store_params(db, params, report.to_dict())
+        store_params(db, params, report.to_dict(), actor=actor)
     return report
 
 
 def train_all(
     db: Database,
     *,
+    actor: str,
     activate: bool = False,
     approval: Approval | None = None,
     policy: GatePolicy | None = None,
@@ -596,10 +599,14 @@ def train_all(
     """
     if activate and approval is None:
         raise ApprovalError("activating a trained model needs an approval: who and why")
-    reports = [train_entity_type(db, entity_type, **options) for entity_type in COMPARISONS]
+    reports = [
+        train_entity_type(db, entity_type, actor=actor, **options) for entity_type in COMPARISONS
+    ]
     if activate and approval is not None:
         trained = [r for r in reports if r.version and not r.skipped]
-        validate_candidates(db, [(r.entity_type, r.version) for r in trained], policy=policy)
+        validate_candidates(
+            db, [(r.entity_type, r.version) for r in trained], actor=actor, policy=policy
+        )
         for report in trained:
             assert report.version is not None
             try:

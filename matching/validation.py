@@ -164,6 +164,7 @@ def validate_candidates(
     db: Database,
     versions: Sequence[tuple[str, str]],
     *,
+    actor: str,
     relink: bool = True,
     policy: GatePolicy | None = None,
 ) -> dict[tuple[str, str], dict[str, Any]]:
@@ -171,7 +172,8 @@ def validate_candidates(
 
     The baseline relink with the active model runs once for all of them. ``policy`` says
     when the gate blocks (default :class:`~matching.gate.GatePolicy`); without ``relink``
-    the gate cannot tell what a candidate would change, and blocks it.
+    the gate cannot tell what a candidate would change, and blocks it. ``actor`` (the
+    person, or the DAG) is recorded with each report in the audit trail.
     """
     policy = policy or GatePolicy()
     candidates: dict[tuple[str, str], ModelParams] = {}
@@ -203,7 +205,7 @@ def validate_candidates(
                 min_partners=policy.min_partners,
             )
         report = build_report(active[entity_type], candidate, summary, impact=impact, policy=policy)
-        store_validation(db, entity_type, version, report)
+        store_validation(db, entity_type, version, report, actor=actor)
         reports[(entity_type, version)] = report
     return reports
 
@@ -213,11 +215,14 @@ def validate_version(
     entity_type: str,
     version: str,
     *,
+    actor: str,
     relink: bool = True,
     policy: GatePolicy | None = None,
 ) -> dict[str, Any]:
     """Validate one stored version against the active model; the report is stored too."""
-    reports = validate_candidates(db, [(entity_type, version)], relink=relink, policy=policy)
+    reports = validate_candidates(
+        db, [(entity_type, version)], actor=actor, relink=relink, policy=policy
+    )
     return reports[(entity_type, version)]
 
 

@@ -23,7 +23,7 @@ from riec.pipeline import PartnerFile, create_topics, match_until_caught_up, pus
 from storage import connect
 
 
-def run_demo(out: Path, *, subjects: int, seed: int, console: Console) -> Path:
+def run_demo(out: Path, *, subjects: int, seed: int, console: Console, actor: str) -> Path:
     from matching.evaluation import evaluate, read_entities, read_truth
     from synthetic.generator import generate_dataset
 
@@ -81,7 +81,7 @@ def run_demo(out: Path, *, subjects: int, seed: int, console: Console) -> Path:
 
     db = connect(settings.resolved_database_url)
     entities_csv = riec_side / "entities.csv"
-    export_entities(db, entities_csv, actor="demo")
+    export_entities(db, entities_csv, actor=actor)
     metrics = evaluate(read_entities(entities_csv), read_truth(manifest.truth_path))
     console.print(
         f"linkage against the generator's ground truth: pairwise precision "

@@ -8,12 +8,14 @@ from pathlib import Path
 from sqlalchemy import select
 
 from core.files import open_private, private_dir
+from core.spreadsheet import safe_row
 from storage import Database, Record
 
 EXPORT_COLUMNS = ("partner", "partner_record_id", "entity_type", "entity_id", "status")
 
 
-def export_entities(db: Database, out: Path, *, actor: str = "cli") -> int:
+def export_entities(db: Database, out: Path, *, actor: str) -> int:
+    """Write every landed record's partner, record id and entity to ``out``; audited."""
     if not out.parent.exists():
         private_dir(out.parent)
     rows = 0
@@ -29,7 +31,7 @@ def export_entities(db: Database, out: Path, *, actor: str = "cli") -> int:
             Record.status,
         ).order_by(Record.partner, Record.partner_record_id)
         for row in session.execute(stmt):
-            writer.writerow(["" if v is None else v for v in row])
+            writer.writerow(safe_row("" if v is None else v for v in row))
             rows += 1
     db.audit(actor, "entities_exported", str(out), rows=rows)
     return rows

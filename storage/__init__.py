@@ -2,6 +2,7 @@
 
 from storage.database import Database, connect
 from storage.models import (
+    AuditAnchor,
     AuditEvent,
     Base,
     BatchReport,
@@ -17,6 +18,7 @@ from storage.models import (
 )
 
 __all__ = [
+    "AuditAnchor",
     "AuditEvent",
     "Base",
     "BatchReport",

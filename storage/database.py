@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import DatabaseUnavailable
 from core.files import touch_private
+from storage.audit import append
 from storage.migrate import current_revision, head_revision, upgrade
-from storage.models import AuditEvent
 
 log = logging.getLogger("riec.storage")
 
@@ -34,14 +33,26 @@ class Database:
         with self.sessions() as session, session.begin():
             yield session
 
-    def audit(self, actor: str, action: str, subject: str | None = None, **details: Any) -> int:
-        with self.session() as session:
-            event_row = AuditEvent(
-                at=datetime.now(UTC), actor=actor, action=action, subject=subject, details=details
-            )
-            session.add(event_row)
-            session.flush()
-            return event_row.id
+    def audit(
+        self,
+        actor: str,
+        action: str,
+        subject: str | None = None,
+        *,
+        session: Session | None = None,
+        **details: Any,
+    ) -> int:
+        """Append an event to the hash-chained audit trail; its id.
+
+        ``actor`` is the person who acted (a name, never the tool), or for an automated
+        action the component, named ``kind:name`` (``dag:build_hit_list``,
+        ``service:matching``). With ``session`` the event belongs to that transaction: it
+        is kept only if the action it records is. See :mod:`storage.audit`.
+        """
+        if session is not None:
+            return append(session, actor, action, subject, details).id
+        with self.session() as own:
+            return append(own, actor, action, subject, details).id
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -240,10 +240,20 @@ class HitList(Base):
 
 
 class AuditEvent(Base):
-    """Every provision, automated comparison run and access (Wpg art. 32 style logging)."""
+    """Every provision, automated comparison run and access (Wpg art. 32 style logging).
+
+    Written only through :meth:`storage.Database.audit`, which chains the events: ``seq`` is
+    the position in the chain (1, 2, 3, ...), ``prev_hash`` the ``hash`` of the event before,
+    and ``hash`` covers this event's fields and ``prev_hash`` (see :mod:`storage.audit`).
+    """
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_at", "at"),)
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_actor", "actor"),
+        Index("ix_audit_log_subject", "subject"),
+        UniqueConstraint("seq", name="uq_audit_log_seq"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -251,4 +261,28 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str | None] = mapped_column(String(128))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Nullable in the schema because an event is inserted first and chained in the same
+    # transaction; a committed event without them was written around the audit trail.
+    actor_kind: Mapped[str | None] = mapped_column(String(16))  # person | component
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
+
+class AuditAnchor(Base):
+    """A chain position and its hash, for a coordinator to write down outside the system.
+
+    Anchors are set every so many events, on the first event of each day, and on request
+    (``riec audit anchor --new``). A copy kept here detects a chain cut short; only a copy
+    kept outside the database detects a rewrite of the whole chain.
+    """
+
+    __tablename__ = "audit_anchors"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    event_id: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+    event_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(String(32))  # interval | daily | requested | start
+    #: Who asked for the anchor (``requested``); empty for the automatic ones.
+    recorded_by: Mapped[str | None] = mapped_column(String(128))

@@ -7,6 +7,7 @@ import os
 
 from rich.console import Console
 
+from core.actors import checked_person, person_name_problem
 from core.errors import UsageError
 from core.settings import PartnerSettings, RiecSettings, load_settings
 
@@ -29,20 +30,23 @@ def partner_settings() -> PartnerSettings:
 def acting_person(by: str | None) -> str:
     """Who is acting: ``--by`` if given, else the operating-system user.
 
-    The audit trail names a person for every human action, never the tool.
+    The audit trail names a person for every human action, never the tool: a blank name,
+    a tool's name ("cli", "system") or a component's (``dag:...``) is refused.
     """
     if by is not None:
         if not by.strip():
             raise UsageError("--by must name a person")
-        return by.strip()
+        return checked_person(by)
     try:
-        return getpass.getuser()
+        name = getpass.getuser()
     except (KeyError, OSError):
         # No user name in the environment or the password database (some containers).
-        name = os.environ.get("USER") or os.environ.get("USERNAME")
+        name = os.environ.get("USER") or os.environ.get("USERNAME") or ""
         if not name:
             raise UsageError("cannot tell who you are: pass --by NAME") from None
-        return name
+    if person_name_problem(name) is not None:
+        raise UsageError("the operating-system user does not name a person: pass --by NAME")
+    return name.strip()
 
 
 def key_line(key_version: str, fingerprint: str) -> str:

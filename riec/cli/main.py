@@ -21,6 +21,7 @@ from typer.core import TyperGroup
 
 from core.errors import RiecError
 from riec.cli import (
+    audit,
     broker,
     db,
     deadletters,
@@ -118,6 +119,7 @@ app.add_typer(model.app, name="model")
 app.add_typer(deadletters.app, name="deadletters")
 app.add_typer(broker.app, name="broker")
 app.add_typer(db.app, name="db")
+app.add_typer(audit.app, name="audit")
 app.command("evaluate")(evaluate.evaluate)
 app.command("explain")(explain.explain)
 app.command("demo")(demo.demo)

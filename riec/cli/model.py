@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from riec.cli.common import console, out, riec_settings
+from riec.cli.common import acting_person, console, out, riec_settings
 
 if TYPE_CHECKING:
     from matching.gate import GatePolicy
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 app = typer.Typer(no_args_is_help=True, help="The linkage model: train, approve, roll back.")
 
 BY = typer.Option("--by", help="Who decides (name or user id); recorded with the version.")
+ACTING = typer.Option("--by", help="Who is acting. Default: the operating-system user.")
 REASON = typer.Option("--reason", help="Why; recorded with the version and in the audit log.")
 NO_RELINK = typer.Option(
     "--no-relink",
@@ -85,10 +86,13 @@ def train(
     from matching.validation import headline_text, validate_candidates
 
     approval = Approval.required(by, reason, override_gate) if activate else None
+    actor = acting_person(by)
     with model_database() as db:
-        reports = train_all(db)
+        reports = train_all(db, actor=actor)
         trained = [(r.entity_type, r.version) for r in reports if not r.skipped and r.version]
-        validated = validate_candidates(db, trained, relink=not no_relink, policy=gate_policy())
+        validated = validate_candidates(
+            db, trained, actor=actor, relink=not no_relink, policy=gate_policy()
+        )
         for report in reports:
             if report.skipped or not report.version:
                 console.print(f"{report.entity_type}: skipped, {report.skipped}")
@@ -123,13 +127,15 @@ def validate(
     entity_type: Annotated[str, typer.Argument(help="person, company, address or vehicle.")],
     version: Annotated[str, typer.Argument(help="A stored version, see `riec model show`.")],
     no_relink: Annotated[bool, NO_RELINK] = False,
+    by: Annotated[str | None, ACTING] = None,
 ) -> None:
     """(Re)compute a version's validation report against the model active now."""
     from matching.validation import headline_text, validate_version
 
+    actor = acting_person(by)
     with model_database() as db:
         report = validate_version(
-            db, entity_type, version, relink=not no_relink, policy=gate_policy()
+            db, entity_type, version, actor=actor, relink=not no_relink, policy=gate_policy()
         )
     console.print(f"{entity_type} {version} against {report['against']}: {headline_text(report)}")
 

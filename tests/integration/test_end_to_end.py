@@ -156,7 +156,7 @@ def test_one_person_from_three_partners_becomes_one_entity(
         assert maria.legal_basis == "avg-6-1-e-uavg-convenant"
 
     export = tmp_path / "entities.csv"
-    assert export_entities(db, export) == 5
+    assert export_entities(db, export, actor="test") == 5
     with export.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert {r["partner_record_id"] for r in rows} >= {"BD-2026-00042", "PZWB-24-5567"}

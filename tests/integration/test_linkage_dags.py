@@ -91,7 +91,7 @@ def test_relink_dag_applies_and_streaming_then_agrees(landed: Database) -> None:
     with landed.session() as session:
         before = dict(session.execute(select(Record.id, Record.entity_id)).all())
     # Apply through the library (the DAG's apply parameter runs the same function).
-    report = relink_all(landed, Linker(), apply=True)
+    report = relink_all(landed, Linker(), apply=True, actor="dag:relink_entities")
     assert report.applied and report.records > 0
     again = relink_all(landed, Linker())
     assert again.agreement["pairwise_f1"] == 1.0

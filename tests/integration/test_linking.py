@@ -214,7 +214,7 @@ def test_explanation_lists_field_contributions(db: Database) -> None:
     land_all(db, scenario()[:3])
     entity = entity_of(db, "gemeente-a", "G1")
     assert entity is not None
-    explanation = explain_entity(db, entity)
+    explanation = explain_entity(db, entity, actor="A. Analist")
     assert len(explanation.records) == 3
     assert explanation.links, "linked records must have stored links"
     totals = explanation.field_totals()

@@ -56,6 +56,7 @@ use_test_airflow_home()
 
 pytestmark = pytest.mark.integration
 
+TRAINER = "T. Trainer"
 APPROVAL = Approval("A. Analist", "report read: no flags, 0 records change entity")
 
 
@@ -77,7 +78,11 @@ def audit(db: Database, action: str) -> list[AuditEvent]:
 
 
 def trained_versions(db: Database) -> dict[str, str]:
-    return {r.entity_type: r.version for r in train_all(db) if not r.skipped and r.version}
+    return {
+        r.entity_type: r.version
+        for r in train_all(db, actor=TRAINER)
+        if not r.skipped and r.version
+    }
 
 
 def store_variant(db: Database, base: str, version: str, prior_factor: float) -> str:
@@ -87,13 +92,15 @@ def store_variant(db: Database, base: str, version: str, prior_factor: float) ->
     params = ModelParams.from_json(copy.deepcopy(row.params))
     params.version = version
     params.prior *= prior_factor
-    store_params(db, params, {"source": "test variant"})
+    store_params(db, params, {"source": "test variant"}, actor=TRAINER)
     return version
 
 
 def test_training_stores_candidates_that_score_nothing(landed: Database) -> None:
     with pytest.raises(ApprovalError):
-        train_all(landed, activate=True)  # no approver: refused before anything is stored
+        train_all(
+            landed, actor=TRAINER, activate=True
+        )  # no approver: refused before anything is stored
     assert list_versions(landed) == []
 
     trained = trained_versions(landed)
@@ -110,7 +117,7 @@ def test_the_report_shows_what_the_candidate_would_change(landed: Database) -> N
     # A candidate far stricter than the data warrants: it would split entities.
     strict = store_variant(landed, trained, "strict-1", prior_factor=1e-6)
 
-    reports = validate_candidates(landed, [("person", trained), ("person", strict)])
+    reports = validate_candidates(landed, [("person", trained), ("person", strict)], actor=TRAINER)
     active = active_params(landed)
     strict_params = ModelParams.from_json(get_version(landed, "person", strict).params)
     expected = relink_all(landed, Linker(params={**active, "person": strict_params}))
@@ -142,13 +149,13 @@ def same_as_active(db: Database, entity_type: str, version: str) -> str:
     """Store the active model under another name: a candidate that changes nothing."""
     params = active_params(db)[entity_type]
     params.version = version
-    store_params(db, params, {"source": "test copy"})
+    store_params(db, params, {"source": "test copy"}, actor=TRAINER)
     return version
 
 
 def test_approval_activates_and_records_who_when_and_why(landed: Database) -> None:
     version = same_as_active(landed, "person", "em-same")
-    validate_version(landed, "person", version)
+    validate_version(landed, "person", version, actor=TRAINER)
     before = datetime.now(UTC)
     approve_version(landed, "person", version, APPROVAL)
 
@@ -176,11 +183,14 @@ def test_the_gate_blocks_a_candidate_that_breaks_one_type(landed: Database) -> N
     collapsed.prior = 2**-13.1
     equal = collapsed.comparisons["address"]
     equal.m[0] = equal.u[0] * 2**13.1
-    store_params(landed, collapsed, {"source": "test: the collapse"})
+    store_params(landed, collapsed, {"source": "test: the collapse"}, actor=TRAINER)
     person = same_as_active(landed, "person", "em-same")
 
     reports = validate_candidates(
-        landed, [("address", "em-collapsed"), ("person", person)], policy=GatePolicy()
+        landed,
+        [("address", "em-collapsed"), ("person", person)],
+        actor=TRAINER,
+        policy=GatePolicy(),
     )
     report = reports[("address", "em-collapsed")]
     impact = report["impact"]
@@ -214,25 +224,25 @@ def test_a_candidate_validated_against_another_model_must_be_validated_again(
 ) -> None:
     first = same_as_active(landed, "person", "em-first")
     second = same_as_active(landed, "person", "em-second")
-    validate_candidates(landed, [("person", first), ("person", second)])
+    validate_candidates(landed, [("person", first), ("person", second)], actor=TRAINER)
     approve_version(landed, "person", first, APPROVAL)
     with pytest.raises(GateBlocked, match="is active now"):
         approve_version(landed, "person", second, APPROVAL)
-    validate_version(landed, "person", second)
+    validate_version(landed, "person", second, actor=TRAINER)
     approve_version(landed, "person", second, APPROVAL)
     # Without a relink the gate cannot tell what it would change.
     third = same_as_active(landed, "person", "em-third")
-    validate_version(landed, "person", third, relink=False)
+    validate_version(landed, "person", third, actor=TRAINER, relink=False)
     with pytest.raises(GateBlocked, match="not checked against a relink"):
         approve_version(landed, "person", third, APPROVAL)
 
 
 def test_a_rollback_needs_who_and_why_and_is_logged_as_one(landed: Database) -> None:
     first = same_as_active(landed, "person", "em-first")
-    validate_version(landed, "person", first)
+    validate_version(landed, "person", first, actor=TRAINER)
     approve_version(landed, "person", first, APPROVAL)
     second = store_variant(landed, first, "em-later", prior_factor=2.0)
-    validate_version(landed, "person", second)
+    validate_version(landed, "person", second, actor=TRAINER)
     approve_version(landed, "person", second, APPROVAL)
 
     for by, reason in ((None, "splits families"), ("B. Beheer", ""), ("", None)):

@@ -73,7 +73,12 @@ def test_addresses_without_bag_ids_keep_their_links_after_training(
             a, b = equal_address_pair(db)
             assert Scorer(candidates["address"]).score(a, b).probability >= 0.95
 
-        relink_all(db, Linker(params={**active_params(db), **candidates}), apply=True)
+        relink_all(
+            db,
+            Linker(params={**active_params(db), **candidates}),
+            apply=True,
+            actor="dag:relink_entities",
+        )
         relinked = f1_by_type(db, manifest.truth_path, tmp_path, "relinked")
         for entity_type, before in streaming.items():
             assert relinked[entity_type] >= before - 0.005, (entity_type, before, relinked)
