@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from core.actors import COMPONENT, PERSON, actor_kind, person_name_problem
 from core.errors import UsageError
+from core.files import open_private
 from core.spreadsheet import safe_row
 from storage.models import AuditAnchor, AuditEvent
 
@@ -638,7 +639,6 @@ def export_csv(db: Database, where: AuditFilter, out: Path, *, actor: str) -> Au
     in every line (``export_ref``) beside who exported (``exported_by``). A file that cannot
     be finished is removed; the event stays, as the record of the attempt.
     """
-    out.parent.mkdir(parents=True, exist_ok=True)
     with db.session() as session:
         matching = count_events(session, where)
         event = append(
@@ -651,7 +651,8 @@ def export_csv(db: Database, where: AuditFilter, out: Path, *, actor: str) -> Au
         ref, exported_at = event.id, utc_text(event.at)
     rows = 0
     try:
-        with out.open("w", newline="", encoding="utf-8") as handle:
+        # The trail names persons and subjects: owner only (core.files).
+        with open_private(out, "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(EXPORT_COLUMNS)
             for found in iter_events(db, where):
