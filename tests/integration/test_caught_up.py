@@ -20,13 +20,13 @@ from test_fault_tolerance import count_records, create_tables, subjects, wait_fo
 from consumers.landing import land_batch
 from consumers.matching_service import MatchingService
 from consumers.progress import GroupProgress
+from core.settings import RiecSettings
 from riec.broker import ensure_topics
-from riec.settings import Settings
 
 pytestmark = pytest.mark.integration
 
 
-def produce_in_big_batches(settings: Settings, envelopes: list[dict[str, Any]]) -> None:
+def produce_in_big_batches(settings: RiecSettings, envelopes: list[dict[str, Any]]) -> None:
     """Send with one producer batch per partition: the broker's end offset is then 0."""
     producer = KafkaProducer(
         bootstrap_servers=settings.bootstrap_servers,
@@ -45,7 +45,7 @@ def produce_in_big_batches(settings: Settings, envelopes: list[dict[str, Any]]) 
     producer.close()
 
 
-def group_progress(settings: Settings) -> GroupProgress:
+def group_progress(settings: RiecSettings) -> GroupProgress:
     return GroupProgress(
         settings.consumer_group,
         KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers),
@@ -54,7 +54,7 @@ def group_progress(settings: Settings) -> GroupProgress:
     )
 
 
-def commit(settings: Settings, offsets: dict[TopicPartition, int]) -> None:
+def commit(settings: RiecSettings, offsets: dict[TopicPartition, int]) -> None:
     """Commit offsets for the group as a member that has since gone would have."""
     consumer = KafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers,
@@ -69,13 +69,15 @@ def commit(settings: Settings, offsets: dict[TopicPartition, int]) -> None:
 
 
 @pytest.fixture
-def settings(settings: Settings) -> Settings:
+def settings(settings: RiecSettings) -> RiecSettings:
     return settings.model_copy(
         update={"session_timeout_ms": 3_000, "heartbeat_interval_ms": 500, "poll_max_records": 50}
     )
 
 
-def test_progress_counts_what_the_group_committed_against_the_true_end(settings: Settings) -> None:
+def test_progress_counts_what_the_group_committed_against_the_true_end(
+    settings: RiecSettings,
+) -> None:
     topic = settings.partner_topic("gemeente-x")
     ensure_topics(settings.bootstrap_servers, [topic], 2)
     load = [e for e in subjects(200, seed=3) if e["partner"] == "gemeente-x"]
@@ -105,7 +107,7 @@ def test_progress_counts_what_the_group_committed_against_the_true_end(settings:
 
 
 def test_a_restarted_run_consumes_everything_left_in_one_pass_and_an_idle_one_exits(
-    settings: Settings,
+    settings: RiecSettings,
 ) -> None:
     ensure_topics(
         settings.bootstrap_servers,
@@ -143,7 +145,7 @@ def test_a_restarted_run_consumes_everything_left_in_one_pass_and_an_idle_one_ex
 
 
 def test_a_member_is_not_caught_up_while_another_members_partitions_lag(
-    settings: Settings,
+    settings: RiecSettings,
 ) -> None:
     ensure_topics(
         settings.bootstrap_servers,
