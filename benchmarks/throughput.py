@@ -45,7 +45,7 @@ from typing import Any
 
 import psutil
 from harness import fresh_database
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from sqlalchemy import create_engine, func, select
 
 from core.settings import KafkaSettings, RiecSettings
@@ -101,19 +101,34 @@ def service_env(settings: RiecSettings) -> dict[str, str]:
 
 
 class RssSampler(threading.Thread):
+    """Peak resident memory and CPU time of a service process (under py-spy: its child)."""
+
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.process = psutil.Process(pid)
         self.peak = 0
+        self.cpu: dict[int, float] = {}
         self.running = True
+
+    def _services(self) -> list[psutil.Process]:
+        found = [self.process, *self.process.children(recursive=True)]
+        return [p for p in found if "py-spy" not in p.name()]
 
     def run(self) -> None:
         while self.running:
             try:
-                self.peak = max(self.peak, self.process.memory_info().rss)
+                for process in self._services():
+                    self.peak = max(self.peak, process.memory_info().rss)
+                    times = process.cpu_times()
+                    self.cpu[process.pid] = times.user + times.system
             except psutil.Error:
-                return
+                if not self.process.is_running():
+                    return
             time.sleep(0.2)
+
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(self.cpu.values())
 
 
 def riec_command() -> list[str]:
@@ -161,6 +176,53 @@ def histogram_quantiles(metrics_text: str, name: str) -> dict[str, float]:
     return out
 
 
+def dump_topics(settings: RiecSettings, partners: list[str], directory: Path) -> None:
+    """Write every message of the partners' topics to ``directory``, one JSON line each."""
+    directory.mkdir(parents=True, exist_ok=True)
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, fetch_max_wait_ms=100)
+    try:
+        for partner in partners:
+            topic = settings.partner_topic(partner)
+            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+            consumer.assign(partitions)
+            consumer.seek_to_beginning()
+            pending = set(partitions)
+            with (directory / f"{partner}.jsonl").open("w", encoding="utf-8") as out:
+                while pending:
+                    for tp, messages in consumer.poll(timeout_ms=500, max_records=5000).items():
+                        for m in messages:
+                            line = {"p": tp.partition, "k": m.key.decode(), "v": m.value.decode()}
+                            out.write(json.dumps(line) + "\n")
+                    for tp in list(pending):
+                        highwater = consumer.highwater(tp)
+                        if highwater is not None and consumer.position(tp) >= highwater:
+                            pending.discard(tp)
+    finally:
+        consumer.close()
+
+
+def restore_topics(settings: RiecSettings, directory: Path) -> int:
+    """Produce the messages :func:`dump_topics` wrote, each to its partition, in order."""
+    producer = KafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers,
+        acks="all",
+        linger_ms=50,
+        batch_size=1024 * 1024,
+        max_request_size=8 * 1024 * 1024,
+    )
+    sent = 0
+    for path in sorted(directory.glob("*.jsonl")):
+        topic = settings.partner_topic(path.stem)
+        with path.open(encoding="utf-8") as lines:
+            for line in lines:
+                m = json.loads(line)
+                producer.send(topic, key=m["k"].encode(), value=m["v"].encode(), partition=m["p"])
+                sent += 1
+    producer.flush()
+    producer.close()
+    return sent
+
+
 def steady_envelopes(work: Path, count: int, seed: int, secret_hex: str) -> list[dict[str, Any]]:
     """Fresh envelopes (their own record ids) for the steady-load phase."""
     manifest = generate_dataset(work / "steady", n_subjects=max(10, int(count / 1.4)), seed=seed)
@@ -189,6 +251,21 @@ def main() -> None:
     parser.add_argument("--steady-rate", type=int, default=1000)
     parser.add_argument("--steady-seconds", type=int, default=60)
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--topics-cache",
+        type=Path,
+        default=None,
+        help="Keep the pushed topics in this directory and, when it holds them already, "
+        "produce them from there instead of generating and pushing again (the matching "
+        "service sees the same messages; the push is not measured then).",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="Record the bulk phase's service with py-spy into this file (collapsed stacks); "
+        "the peak memory then includes py-spy's.",
+    )
     args = parser.parse_args()
 
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="riec-throughput-"))
@@ -208,12 +285,18 @@ def run(args: argparse.Namespace, work: Path, url: str) -> None:
     }
     timings: dict[str, float] = {}
 
-    t0 = time.monotonic()
-    manifest = generate_dataset(
-        work / "files", n_subjects=math.ceil(args.records / RECORDS_PER_SUBJECT), seed=2026
-    )
-    timings["generate"] = time.monotonic() - t0
-    secret_hex = secrets.token_hex(32)
+    cache = args.topics_cache
+    cached = cache is not None and (cache / "manifest.json").exists()
+    if cached:
+        saved = json.loads((cache / "manifest.json").read_text())
+        secret_hex = saved["secret"]
+    else:
+        t0 = time.monotonic()
+        manifest = generate_dataset(
+            work / "files", n_subjects=math.ceil(args.records / RECORDS_PER_SUBJECT), seed=2026
+        )
+        timings["generate"] = time.monotonic() - t0
+        secret_hex = secrets.token_hex(32)
 
     with LocalBroker(log_path=work / "broker.log") as broker:
         settings = RiecSettings(
@@ -225,17 +308,42 @@ def run(args: argparse.Namespace, work: Path, url: str) -> None:
             heartbeat_interval_ms=1000,
             metrics_port=free_port(),
         )
-        create_topics(settings, {f.partner for f in manifest.files}, partitions=args.partitions)
-        t0 = time.monotonic()
-        pushed = push_parallel(settings, manifest.files, secret_hex, args.push_workers)
-        timings["push"] = time.monotonic() - t0
+        if cached:
+            create_topics(settings, saved["partners"], partitions=saved["partitions"])
+            t0 = time.monotonic()
+            pushed = restore_topics(settings, cache)
+            timings["produce_from_cache"] = time.monotonic() - t0
+            result["topics_cache"] = str(cache)
+        else:
+            partners = sorted({f.partner for f in manifest.files})
+            create_topics(settings, partners, partitions=args.partitions)
+            t0 = time.monotonic()
+            pushed = push_parallel(settings, manifest.files, secret_hex, args.push_workers)
+            timings["push"] = time.monotonic() - t0
+            if cache is not None:
+                dump_topics(settings, partners, cache)
+                (cache / "manifest.json").write_text(
+                    json.dumps(
+                        {
+                            "secret": secret_hex,
+                            "partners": partners,
+                            "partitions": args.partitions,
+                            "records": pushed,
+                        }
+                    )
+                )
         result["records_pushed"] = pushed
-        print(f"pushed {pushed} records in {timings['push']:.0f}s", flush=True)
+        print(f"{pushed} records on the topics in {time.monotonic() - t0:.0f}s", flush=True)
 
         # -- bulk: until caught up ---------------------------------------------------------
         t0 = time.monotonic()
+        profiler = (
+            ["py-spy", "record", "--format", "raw", "--rate", "50", "-o", str(args.profile), "--"]
+            if args.profile
+            else []
+        )
         service = subprocess.Popen(
-            [*riec_command(), "match", "run", "--until-caught-up"],
+            [*profiler, *riec_command(), "match", "run", "--until-caught-up"],
             env=service_env(settings),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -252,6 +360,9 @@ def run(args: argparse.Namespace, work: Path, url: str) -> None:
             "records_per_second_wall": round(landed / timings["bulk_wall"], 1),
             "records_per_second_sustained": round(landed / window, 1) if window else None,
             "peak_rss_gib": round(sampler.peak / 2**30, 3),
+            # CPU time does not depend on what else the machine runs, as wall time does.
+            "service_cpu_seconds": round(sampler.cpu_seconds, 1),
+            "records_per_service_cpu_second": round(landed / max(sampler.cpu_seconds, 1e-9), 1),
             "exit_code": service.returncode,
         }
         print(json.dumps(result["bulk"]), flush=True)
