@@ -14,6 +14,7 @@ from storage.models import (
     ModelVersion,
     Record,
     Relationship,
+    TermFrequency,
     ValidationRun,
 )
 
@@ -31,6 +32,7 @@ __all__ = [
     "ModelVersion",
     "Record",
     "Relationship",
+    "TermFrequency",
     "ValidationRun",
     "connect",
 ]

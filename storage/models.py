@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -37,6 +38,7 @@ class Record(Base):
         UniqueConstraint("partner", "partner_record_id", name="uq_records_partner_record"),
         Index("ix_records_entity", "entity_id"),
         Index("ix_records_batch", "partner", "batch_id"),
+        Index("ix_records_link_seq", "entity_type", "link_seq"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -66,13 +68,26 @@ class Record(Base):
     link_weight: Mapped[float | None] = mapped_column(Float)
     #: CBS code of the subject's gemeente (GM0855), as the partner gave it (contract 1.1).
     gemeentecode: Mapped[str | None] = mapped_column(String(6))
+    # The turn of the linking transaction that last linked (or retracted) the record, per
+    # entity type: instances read what others linked since their last turn by it.
+    link_seq: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class BlockingKey(Base):
     """Keyed blocking keys (and exact tokens) of active records, for candidate retrieval."""
 
     __tablename__ = "blocking_keys"
-    __table_args__ = (Index("ix_blocking_keys_key", "entity_type", "key"),)
+    # The matching service looks blocks up in memory (matching.index); the database is
+    # asked by key only to resolve a relationship's target (a token: "<field>:<token>"),
+    # so only those entries are indexed by key, which spares most of the index writes.
+    __table_args__ = (
+        Index(
+            "ix_blocking_keys_token",
+            "key",
+            sqlite_where=text("key LIKE '%:%'"),
+            postgresql_where=text("key LIKE '%:%'"),
+        ),
+    )
 
     record_id: Mapped[int] = mapped_column(
         ForeignKey("records.id", ondelete="CASCADE"), primary_key=True
@@ -187,6 +202,22 @@ class ModelVersion(Base):
     rejected_by: Mapped[str | None] = mapped_column(String(128))
     rejected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     rejection_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class TermFrequency(Base):
+    """How many active records held a value when a model version was trained.
+
+    The value is named by its index entry (``<field>:<token>`` or ``tf:<field>:<digest>``,
+    as in ``blocking_keys``); only values held by two records or more are kept.
+    """
+
+    __tablename__ = "term_frequencies"
+
+    model_version_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
 
 
 class Relationship(Base):
