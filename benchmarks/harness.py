@@ -33,7 +33,13 @@ from sqlalchemy import select
 from core.settings import RiecSettings
 from matching.comparisons import Block
 from matching.evaluation import Clustering, LinkageMetrics, RecordKey, evaluate, read_entities
-from matching.linker import Linker, LinkerConfig, is_frequency_key, term_counts
+from matching.linker import (
+    Linker,
+    LinkerConfig,
+    frequency_counter,
+    is_frequency_key,
+    term_counts,
+)
 from matching.model import Scorer
 from matching.params_store import Approval, active_params
 from matching.relink import relink_all
@@ -424,11 +430,13 @@ def analyse_errors(
     blocking key or token: blocking), compared and scored below the threshold (scoring),
     or linked and still kept apart (clustering: a cannot-link or the size cap). A wrong
     pair is a direct link (the model scored it as a match) or transitive (two records
-    joined through others). Scores are recomputed with the database's active model and
-    term frequencies of the final state, which can differ a little from those at link time.
+    joined through others). Scores are recomputed with the database's active model and its
+    term frequencies, as at link time.
     """
     config = config or LinkerConfig()
-    scorers = {t: Scorer(p) for t, p in active_params(db).items()}
+    params = active_params(db)
+    scorers = {t: Scorer(p) for t, p in params.items()}
+    counters = {t: frequency_counter(p, config) for t, p in params.items()}
     with db.session() as session:
         landed: dict[RecordKey, _Landed] = {
             (r.partner, r.partner_record_id): _Landed(
@@ -443,14 +451,14 @@ def analyse_errors(
                 keys_of[record_id].add(key)
             block_size[key] += 1
         linked = {(a, b) for a, b in session.execute(select(Link.record_a, Link.record_b))}
-    per_type = Counter(r.entity_type for r in landed.values())
 
     def pair_counts(a: _Landed, b: _Landed) -> tuple[dict[str, np.ndarray] | None, int]:
-        total = per_type[a.entity_type]
-        if not config.term_frequencies or total < config.min_records_for_tf:
+        counter = counters[a.entity_type]
+        frequencies = params[a.entity_type].frequencies
+        if counter is None or frequencies is None:
             return None, 0
         encoded = [{"tokens": r.tokens, "filters": r.filters} for r in (a, b)]
-        return term_counts(a.entity_type, encoded, block_size.__getitem__), total
+        return term_counts(a.entity_type, encoded, counter), frequencies.total
 
     def scored(a: _Landed, b: _Landed) -> dict[str, Any]:
         scorer = scorers[a.entity_type]

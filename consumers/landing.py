@@ -10,18 +10,18 @@ stored beside the batch's records; a newer report of the same batch replaces it.
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import delete, insert, select, text, tuple_, update
+from sqlalchemy import delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from contract import is_batch_report
 from matching.linker import Linker, ToLink
+from storage.bulk import insert_rows, insert_with_ids
 from storage.models import BatchReport, Record, Relationship
 
 Outcome = Literal["stored", "replay", "stale", "retracted", "unchanged", "reported"]
@@ -106,30 +106,10 @@ class _Stored:
     linked: bool
 
 
-def serialise_linking(session: Session, entity_types: set[str]) -> None:
-    """Let one transaction at a time link records of a type, across service instances.
-
-    Two instances linking at once would each miss the other's uncommitted records, and a
-    pair that should link would never be compared. On PostgreSQL a transaction-scoped
-    advisory lock per entity type (taken in a fixed order, so no deadlock) prevents that;
-    records of different types never link, so those still land in parallel. SQLite has a
-    single writer anyway: a transaction that read an older snapshot fails on its first
-    write and is retried whole.
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    for entity_type in sorted(entity_types):
-        lock = int.from_bytes(
-            hashlib.sha256(f"riec-link|{entity_type}".encode()).digest()[:8], "big", signed=True
-        )
-        session.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": lock})
-
-
 def land_batch(
     session: Session, linker: Linker, items: Sequence[tuple[dict[str, Any], Source]]
 ) -> list[Outcome]:
     """Land ``items`` (envelope, source) in order; returns one outcome per item."""
-    serialise_linking(session, {envelope["entity_type"] for envelope, _ in items})
     outcomes: list[Outcome] = ["stored"] * len(items)
     by_key: dict[tuple[str, str], list[int]] = defaultdict(list)
     reports: list[dict[str, Any]] = []
@@ -224,22 +204,14 @@ def land_batch(
     if updates:
         session.execute(update(Record), updates)
     if inserts:
-        # A plain executemany, then one lookup of the new ids: far cheaper than RETURNING,
-        # which SQLAlchemy must page into many small statements on SQLite.
-        session.execute(insert(Record.__table__), inserts)
-        new_keys = [(r["partner"], r["partner_record_id"]) for r in inserts]
-        for start in range(0, len(new_keys), 500):
-            for row in session.execute(
-                select(Record.id, Record.partner, Record.partner_record_id).where(
-                    tuple_(Record.partner, Record.partner_record_id).in_(
-                        new_keys[start : start + 500]
-                    )
-                )
-            ):
-                ids[(row.partner, row.partner_record_id)] = row.id
+        new_ids = insert_with_ids(session, Record.__table__, inserts)
+        for row, record_id in zip(inserts, new_ids, strict=True):
+            ids[(row["partner"], row["partner_record_id"])] = record_id
     written = inserts + updates
     _replace_relationships(
-        session, [(ids[(r["partner"], r["partner_record_id"])], r) for r in written]
+        session,
+        [(ids[(r["partner"], r["partner_record_id"])], r) for r in written],
+        replaced=[u["id"] for u in updates],
     )
     to_link = [
         ToLink(
@@ -304,9 +276,14 @@ def _blocking_of(items: Sequence[tuple[dict[str, Any], Source]], indexes: list[i
     return []
 
 
-def _replace_relationships(session: Session, written: list[tuple[int, dict[str, Any]]]) -> None:
-    """Replace the relationships each written record states (none once retracted)."""
-    ids = [record_id for record_id, _ in written]
+def _replace_relationships(
+    session: Session, written: list[tuple[int, dict[str, Any]]], replaced: Sequence[int]
+) -> None:
+    """Replace the relationships each written record states (none once retracted).
+
+    ``replaced`` are the records that were stored before (a new record has none yet).
+    """
+    ids = sorted(replaced)
     for start in range(0, len(ids), 500):
         session.execute(
             delete(Relationship).where(Relationship.record_id.in_(ids[start : start + 500]))
@@ -322,8 +299,7 @@ def _replace_relationships(session: Session, written: list[tuple[int, dict[str, 
         for relation in row["relations"]
         for field, token in sorted(relation["tokens"].items())
     ]
-    if rows:
-        session.execute(insert(Relationship.__table__), rows)
+    insert_rows(session, Relationship.__table__, rows)
 
 
 def land(session: Session, linker: Linker, envelope: dict[str, Any], source: Source) -> Outcome:

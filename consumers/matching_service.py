@@ -241,6 +241,19 @@ class MatchingService:
                 self.metrics, self.health, self.settings.metrics_host, self.settings.metrics_port
             ).start()
 
+    def _load_index(self) -> None:
+        """Read the linker's in-memory index before joining the group, so that partitions
+        are not held while it loads (it takes time in proportion to the records stored)."""
+        started = time.monotonic()
+        with self.db.session() as session:
+            self.linker.load(session)
+        log_event(
+            log,
+            "index_loaded",
+            records=len(self.linker.replica),
+            seconds=round(time.monotonic() - started, 1),
+        )
+
     def _probe_database(self) -> None:
         with self.db.engine.connect() as connection:
             connection.execute(text("select 1"))
@@ -256,6 +269,7 @@ class MatchingService:
         self._start_metrics_server()
         reason = "stopped"
         try:
+            self._load_index()
             self._connect()
             assert self.consumer is not None
             self.health.loop_started()

@@ -28,18 +28,40 @@ class Block:
     """Records to compare, held column-wise: per field a token array or a filter matrix.
 
     Comparisons run on pairs of rows of one block (``left[i]`` with ``right[i]``), so one
-    call scores every candidate pair of a whole batch with a few numpy operations.
+    call scores every candidate pair of a whole batch with a few numpy operations. A block
+    is made from encoded records (dicts of tokens and filters), or from columns already
+    decoded (:meth:`of_columns`), as the matching service holds them; there a token is
+    a number that stands for it, which compares equal exactly when the tokens do.
     """
 
     def __init__(self, encoded: Sequence[Encoded]) -> None:
-        self.encoded = encoded
+        self.encoded: Sequence[Encoded] | None = encoded
         self.size = len(encoded)
         self._tokens: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._filters: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
+    @classmethod
+    def of_columns(
+        cls,
+        size: int,
+        tokens: Mapping[str, tuple[np.ndarray, np.ndarray]],
+        filters: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    ) -> Block:
+        """A block of ``size`` rows from (values, present) per token and filter field."""
+        block = cls(())
+        block.encoded, block.size = None, size
+        block._tokens, block._filters = dict(tokens), dict(filters)
+        return block
+
     def tokens(self, field: str) -> tuple[np.ndarray, np.ndarray]:
         """(values, present) for a token field; values is an object array."""
         if field not in self._tokens:
+            if self.encoded is None:
+                self._tokens[field] = (
+                    np.zeros(self.size, dtype=np.int64),
+                    np.zeros(self.size, dtype=bool),
+                )
+                return self._tokens[field]
             values = np.array([e["tokens"].get(field) for e in self.encoded], dtype=object)
             present = np.array([v is not None for v in values], dtype=bool)
             self._tokens[field] = (values, present)
@@ -47,6 +69,9 @@ class Block:
 
     def filters(self, field: str) -> tuple[np.ndarray, np.ndarray]:
         if field not in self._filters:
+            if self.encoded is None:
+                self._filters[field] = filter_matrix([None] * self.size)
+                return self._filters[field]
             self._filters[field] = filter_matrix([e["filters"].get(field) for e in self.encoded])
         return self._filters[field]
 

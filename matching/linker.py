@@ -2,9 +2,11 @@
 
 For each new or changed record: index its keyed blocking keys and exact tokens, find the
 active records that share one, score each pair with the Fellegi-Sunter model and store
-every pair above the threshold as a link, with its per-field explanation. Entities are
-then the clusters of the link graph around the batch, recomputed for those components
-only:
+every pair above the threshold as a link, with its per-field explanation. Candidates and
+their encodings come from the linker's in-memory replica of the index
+(:mod:`matching.index`), not from the database, so the cost of a batch does not grow with
+the number of records stored. Entities are then the clusters of the link graph around the
+batch, recomputed for those components only:
 
 * edges are taken strongest first, ties broken by the records' partner keys, so the
   result does not depend on the order in which records arrived, were batched or replayed;
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import Counter, OrderedDict, defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,13 +32,28 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, insert, or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import delete, event, func, or_, select, text, update
+from sqlalchemy.orm import Session
 
 from matching.comparisons import COMPARISONS, Block, TokenComparison, TokenThenFilterComparison
 from matching.defaults import default_params
+from matching.index import (
+    FREQUENCY_FIELDS,
+    FREQUENCY_PREFIX,
+    Columns,
+    Delta,
+    Entry,
+    Replica,
+    View,
+    filter_digest,
+    index_hashes,
+    key_hash,
+    salt,
+)
+from matching.index import is_frequency_key as is_frequency_key
 from matching.model import ModelParams, Scorer
 from matching.similarity import unpack
+from storage.bulk import insert_rows, update_rows
 from storage.models import BlockingKey, Entity, EntityEvent, Link, Record
 
 log = logging.getLogger("riec.linker")
@@ -55,10 +72,6 @@ TOKEN_FIELDS: dict[str, tuple[str, ...]] = {
     )
     for entity_type, comparisons in COMPARISONS.items()
 }
-#: Filter fields whose values are counted for term frequencies, per entity type. Their
-#: index entries only count: they never make candidate pairs (a surname is no block).
-FREQUENCY_FIELDS: dict[str, tuple[str, ...]] = {"person": ("surname", "given_names")}
-FREQUENCY_PREFIX = "tf:"
 CHUNK = 500  # ids per IN (...) list
 
 RecordKey = tuple[str, str]
@@ -73,7 +86,6 @@ class LinkerConfig:
     max_component: int = 20_000  # how far one reclustering may reach through the link graph
     term_frequencies: bool = True
     min_records_for_tf: int = 1_000  # below this, frequencies say less than the model's u
-    cache_records: int = 200_000  # decoded candidate encodings kept between batches
 
 
 @dataclass
@@ -139,12 +151,7 @@ def frequency_key(field_name: str, value: str | np.ndarray) -> str:
     A filter is the same for the same value under one key, so its digest says no more
     about the value than the stored filter does.
     """
-    digest = hashlib.blake2b(unpack(value).tobytes(), digest_size=12).hexdigest()
-    return f"{FREQUENCY_PREFIX}{field_name}:{digest}"
-
-
-def is_frequency_key(key: str) -> bool:
-    return key.startswith(FREQUENCY_PREFIX)
+    return f"{FREQUENCY_PREFIX}{field_name}:{filter_digest(unpack(value))}"
 
 
 def index_keys(
@@ -166,10 +173,10 @@ def index_keys(
 def term_counts(
     entity_type: str, encoded: Sequence[dict[str, Any]], count: Callable[[str], int]
 ) -> dict[str, np.ndarray]:
-    """Per counted field, for each record's value: how many records carry it (the index).
+    """Per counted field, for each record's value: how many records carry it.
 
     ``encoded`` holds each record's tokens and filters; ``count`` gives the number of
-    active records under an index entry.
+    records under an index entry (:func:`frequency_counter` reads a model's table).
     """
     counts = {
         f: np.array(
@@ -189,6 +196,19 @@ def term_counts(
     return counts
 
 
+def frequency_counter(params: ModelParams, config: LinkerConfig) -> Callable[[str], int] | None:
+    """Count of an index entry in the model's term frequencies; None: no adjustment."""
+    frequencies = params.frequencies
+    if (
+        not config.term_frequencies
+        or frequencies is None
+        or frequencies.total < config.min_records_for_tf
+    ):
+        return None
+    table, entity_type = frequencies.counts, params.entity_type
+    return lambda key: table.get(key_hash(entity_type, key), 0)
+
+
 def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
@@ -203,12 +223,43 @@ class Linker:
         self, config: LinkerConfig | None = None, params: dict[str, ModelParams] | None = None
     ) -> None:
         self.config = config or LinkerConfig()
-        self._cache: OrderedDict[int, tuple[str, ToLink]] = OrderedDict()
+        self.replica = Replica()
+        self._replica_of: str | None = None  # the database the replica was read from
         self.use_params(params or default_params_source())
 
     def use_params(self, params: dict[str, ModelParams]) -> None:
         self.params = params
         self.scorers = {t: Scorer(p) for t, p in params.items()}
+
+    # -- the replica ----------------------------------------------------------------------
+
+    def load(self, session: Session) -> None:
+        """Read the replica of the index from the database (done once, on first use)."""
+        self.replica.load(session)
+        self._replica_of = _database_of(session)
+
+    def _view(self, session: Session) -> View:
+        """The replica as this transaction sees it; its changes apply once it commits."""
+        if not self.replica.loaded or self._replica_of != _database_of(session):
+            self.load(session)
+        key = ("riec.linker.delta", id(self))
+        delta = session.info.get(key)
+        if delta is None:
+            delta = session.info[key] = Delta()
+            replica = self.replica
+
+            def committed(_session: Session) -> None:
+                _session.info.pop(key, None)
+                replica.apply(delta, delta.seen)
+
+            def rolled_back(_session: Session) -> None:
+                _session.info.pop(key, None)
+                if event.contains(_session, "after_commit", committed):
+                    event.remove(_session, "after_commit", committed)
+
+            event.listen(session, "after_commit", committed, once=True)
+            event.listen(session, "after_soft_rollback", rolled_back, once=True)
+        return View(self.replica, delta)
 
     # -- linking ------------------------------------------------------------------------
 
@@ -220,191 +271,204 @@ class Linker:
         extra_seeds: Iterable[int] = (),
         old_entities: Iterable[str] = (),
     ) -> BatchOutcome:
-        """Index, score and cluster a batch of landed records in a few statements."""
+        """Index, score and cluster a batch of landed records in a few statements.
+
+        The batch is scored against the replica as this instance last saw it, without
+        waiting for anyone. Then it takes its entity types' turn (:func:`take_turns`),
+        reads what other instances linked meanwhile, and scores what that adds: no pair
+        between two batches is missed, and only that last step and the clustering wait.
+        """
         outcome = BatchOutcome()
-        keys = {
-            item.id: index_keys(item.entity_type, item.tokens, item.blocking, item.filters)
-            for item in items
-        }
-        rows = [
-            {"record_id": item.id, "key": k, "entity_type": item.entity_type}
-            for item in items
-            for k in sorted(keys[item.id])
-        ]
-        if rows:
-            session.execute(insert(BlockingKey.__table__), rows)
-        blocks, sizes = self._blocks(session, items, keys)
-        records = self._candidate_encodings(session, items, keys, blocks)
-        totals = self._totals(session) if self.config.term_frequencies else {}
-        pairs: dict[str, set[tuple[int, int]]] = defaultdict(set)
+        view = self._view(session)
+        delta = view.delta
+        rows = []
         for item in items:
-            for cid in self._candidate_ids(item, keys[item.id], blocks):
-                other = records.get(cid)
-                if other is not None and other.key_version == item.key_version:
-                    pairs[item.entity_type].add((min(item.id, cid), max(item.id, cid)))
-        links: list[dict[str, Any]] = []
-        for entity_type, type_pairs in sorted(pairs.items()):
-            links.extend(self._score(entity_type, sorted(type_pairs), records, sizes, totals))
-        if links:
-            session.execute(insert(Link.__table__), links)
-        for item in items:
-            if item.message_id:
-                self._remember(item.id, item.message_id, item)
+            keys = index_keys(item.entity_type, item.tokens, item.blocking, item.filters)
+            rows.extend(
+                {"record_id": item.id, "key": k, "entity_type": item.entity_type}
+                for k in sorted(keys)
+            )
+            block_keys, counted = index_hashes(item.entity_type, keys)
+            delta.add(
+                item.id,
+                Entry(
+                    item.entity_type,
+                    item.key_version,
+                    block_keys,
+                    counted,
+                    {"tokens": item.tokens, "filters": item.filters},
+                ),
+            )
+        insert_rows(session, BlockingKey.__table__, rows)
+        pairs = self._pairs(view, items)
+        scored = {t: self._score(t, sorted(p), view) for t, p in pairs.items()}
+
+        types = {item.entity_type for item in items} | set(delta.removed.values())
+        take_turns(session, types)
+        caught = self.replica.catch_up(
+            session, types, skip=delta.removed.keys() | {i.id for i in items}
+        )
+        if any(caught.values()):
+            changed = {r for ids in caught.values() for r in ids}
+            final = self._pairs(view, items)
+            for entity_type, type_pairs in final.items():
+                redo = {p for p in type_pairs if p[0] in changed or p[1] in changed}
+                kept = [
+                    link
+                    for link in scored.get(entity_type, [])
+                    if (pair := (link["record_a"], link["record_b"])) in type_pairs
+                    and pair not in redo
+                ]
+                fresh = (type_pairs - pairs.get(entity_type, set())) | redo
+                scored[entity_type] = kept + self._score(entity_type, sorted(fresh), view)
+            for entity_type in scored.keys() - final.keys():
+                scored[entity_type] = []
+        links = [link for t in sorted(scored) for link in scored[t]]
+        seeds = {item.id for item in items} | set(extra_seeds)
+        more, touched = self._block_limits(
+            session, view, {(x["record_a"], x["record_b"]) for x in links}
+        )
+        links.extend(more)
+        seeds |= touched
+        insert_rows(session, Link.__table__, links)
         outcome.links = len(links)
-        seeds = [item.id for item in items] + list(extra_seeds)
-        outcome.changed_entities = self.recluster(session, seeds, set(old_entities))
+        stamp = self._take_turn(session, delta, types)
+        outcome.changed_entities = self.recluster(session, seeds, set(old_entities), stamp)
+        # Records that are no members (retracted ones) get their stamp here.
+        update_rows(
+            session,
+            Record.__table__,
+            "id",
+            [
+                {"id": r, "link_seq": seq}
+                for r, seq in sorted(stamp.items())
+                if r in delta.removed and r not in delta.added
+            ],
+        )
         return outcome
 
-    def _blocks(
-        self, session: Session, items: Sequence[ToLink], keys: dict[int, set[str]]
-    ) -> tuple[dict[tuple[str, str], list[int]], dict[tuple[str, str], int]]:
-        """The blocks of the batch's keys: their members, and how many records each holds.
+    def _block_limits(
+        self, session: Session, view: View, new_links: set[tuple[int, int]]
+    ) -> tuple[list[dict[str, Any]], set[int]]:
+        """Keep the links true to the blocks as they are now, whatever the order of arrival.
 
-        Returns ``(members, sizes)``, both keyed by (entity type, key). ``sizes`` covers
-        every key of the batch, counted values included (term frequencies); ``members``
-        only the blocks that can make candidate pairs: two to ``max_block_size`` records,
-        not counted values. An oversized block (a long street, a common word in company
-        names, thousands of De Jongs) is counted in the database and never read: reading
-        its members batch after batch cost more than all the scoring.
-
-        The batch's own keys are already indexed, so one statement per 500 records finds
-        every block they are in.
+        A pair is compared when its records share a block of two to ``max_block_size``
+        records *now*: a block the batch grows past the limit no longer supports the links
+        it made (each is dropped unless another shared block still makes the pair), and a
+        block that falls back within the limit makes its pairs again. Returns the links
+        that adds and the records whose links were dropped (to be reclustered).
         """
-        del keys  # the batch's keys are read back from the index
         limit = self.config.max_block_size
-        members: dict[tuple[str, str], list[int]] = defaultdict(list)
-        sizes: dict[tuple[str, str], int] = {}
-        for chunk in _chunks(sorted(item.id for item in items)):
-            mine = (
-                select(BlockingKey.entity_type, BlockingKey.key)
-                .where(BlockingKey.record_id.in_(chunk))
-                .distinct()
-                .cte("mine")
-            )
-            block = aliased(BlockingKey)
-            counted = (
-                select(block.entity_type, block.key, func.count().label("size"))
-                .join(mine, (mine.c.entity_type == block.entity_type) & (mine.c.key == block.key))
-                .group_by(block.entity_type, block.key)
-                .cte("counted")
-            )
-            member = aliased(BlockingKey)
-            readable = (
-                (member.entity_type == counted.c.entity_type)
-                & (member.key == counted.c.key)
-                & (counted.c.size > 1)
-                & (counted.c.size <= limit)
-                & ~counted.c.key.startswith(FREQUENCY_PREFIX)
-            )
-            for entity_type, key, size, record_id in session.execute(
-                select(counted.c.entity_type, counted.c.key, counted.c.size, member.record_id)
-                .select_from(counted)
-                .outerjoin(member, readable)
-            ):
-                sizes[(entity_type, key)] = size
-                if record_id is not None:
-                    members[(entity_type, key)].append(record_id)
-        return {block: sorted(set(ids)) for block, ids in members.items()}, sizes
+        index, delta = self.replica.index, view.delta
+        grown: list[int] = []
+        shrunk: list[int] = []
+        for key in delta.touched_keys():
+            before, after = index.size(key), view.size(key)
+            if 2 <= before <= limit < after:
+                grown.append(key)
+            elif 2 <= after <= limit < before:
+                shrunk.append(key)
+        touched: set[int] = set()
+        if grown:
+            together = [set(index.members(key)) for key in grown]
+            for a, b in self._links_among(session, set().union(*together)):
+                if not any(a in m and b in m for m in together):
+                    continue
+                if any(2 <= view.size(k) <= limit for k in self._shared_keys(view, a, b)):
+                    continue
+                session.execute(delete(Link).where(Link.record_a == a, Link.record_b == b))
+                touched |= {a, b}
+        more: list[dict[str, Any]] = []
+        if shrunk:
+            by_type: dict[str, set[tuple[int, int]]] = defaultdict(set)
+            for key in shrunk:
+                members = sorted(m for m in view.members(key) if m not in delta.added)
+                if len(members) < 2:
+                    continue
+                entity_type = self.replica.entity_type_of(members[0])
+                assert entity_type is not None
+                by_type[entity_type].update(
+                    (a, b) for i, a in enumerate(members) for b in members[i + 1 :]
+                )
+            everyone = {r for pairs in by_type.values() for pair in pairs for r in pair}
+            linked = self._links_among(session, everyone) | new_links
+            for entity_type, pairs in sorted(by_type.items()):
+                found = self._score(entity_type, sorted(pairs - linked), view)
+                more.extend(found)
+                touched |= {r for link in found for r in (link["record_a"], link["record_b"])}
+        return more, touched
 
-    def _candidate_ids(
-        self, item: ToLink, keys: set[str], blocks: dict[tuple[str, str], list[int]]
-    ) -> set[int]:
-        found: set[int] = set()
-        for key in keys:
-            members = blocks.get((item.entity_type, key), [])
-            if len(members) <= self.config.max_block_size:
-                found.update(members)
-        found.discard(item.id)
+    def _links_among(self, session: Session, ids: set[int]) -> set[tuple[int, int]]:
+        found: set[tuple[int, int]] = set()
+        for chunk in _chunks(sorted(ids)):
+            for a, b in session.execute(
+                select(Link.record_a, Link.record_b).where(Link.record_a.in_(chunk))
+            ):
+                if b in ids:
+                    found.add((a, b))
         return found
 
-    def _candidate_encodings(
-        self,
-        session: Session,
-        items: Sequence[ToLink],
-        keys: dict[int, set[str]],
-        blocks: dict[tuple[str, str], list[int]],
-    ) -> dict[int, ToLink]:
-        known = {item.id: item for item in items}
-        wanted = sorted(
-            {cid for item in items for cid in self._candidate_ids(item, keys[item.id], blocks)}
-            - known.keys()
-        )
-        # Candidates recur batch after batch (they sit in the same blocks), so decoded
-        # encodings are cached; the message id says whether a cached one is still current.
-        current: dict[int, str] = {}
-        for chunk in _chunks(wanted):
-            current.update(
-                session.execute(
-                    select(Record.id, Record.message_id).where(
-                        Record.id.in_(chunk), Record.status == "active"
-                    )
-                ).all()
+    @staticmethod
+    def _shared_keys(view: View, a: int, b: int) -> set[int]:
+        def keys(record_id: int) -> set[int]:
+            added = view.delta.added.get(record_id)
+            if added is not None:
+                return set(added.block_keys)
+            return set(view.replica.index.keys_of(record_id)[0])
+
+        return keys(a) & keys(b)
+
+    def _pairs(self, view: View, items: Sequence[ToLink]) -> dict[str, set[tuple[int, int]]]:
+        """Candidate pairs of the batch: records that share a block of 2 to the maximum."""
+        limit = self.config.max_block_size
+        pairs: dict[str, set[tuple[int, int]]] = defaultdict(set)
+        for item in items:
+            entry = view.delta.added[item.id]
+            found: set[int] = set()
+            for key in entry.block_keys:
+                if 2 <= view.size(key) <= limit:
+                    found.update(view.members(key))
+            found.discard(item.id)
+            pairs[item.entity_type].update((min(item.id, o), max(item.id, o)) for o in found)
+        return pairs
+
+    def _take_turn(self, session: Session, delta: Delta, types: Iterable[str]) -> dict[int, int]:
+        """The next ``link_seq`` of each entity type, for the batch's records to carry."""
+        stamp: dict[int, int] = {}
+        for entity_type in sorted(types):
+            ids = {r for r, e in delta.added.items() if e.entity_type == entity_type} | {
+                r for r, t in delta.removed.items() if t == entity_type
+            }
+            if not ids:
+                continue
+            last = session.scalar(
+                select(func.max(Record.link_seq)).where(Record.entity_type == entity_type)
             )
-        missing = []
-        for rid, message_id in current.items():
-            cached = self._cache.get(rid)
-            if cached is not None and cached[0] == message_id:
-                self._cache.move_to_end(rid)
-                known[rid] = cached[1]
-            else:
-                missing.append(rid)
-        for chunk in _chunks(sorted(missing)):
-            for row in session.execute(
-                select(
-                    Record.id,
-                    Record.message_id,
-                    Record.partner,
-                    Record.partner_record_id,
-                    Record.entity_type,
-                    Record.key_version,
-                    Record.tokens,
-                    Record.filters,
-                ).where(Record.id.in_(chunk))
-            ):
-                known[row.id] = ToLink(
-                    row.id,
-                    row.partner,
-                    row.partner_record_id,
-                    row.entity_type,
-                    row.key_version,
-                    row.tokens or {},
-                    row.filters or {},
-                    (),
-                )
-                self._remember(row.id, row.message_id, known[row.id])
-        return known
-
-    def _remember(self, record_id: int, message_id: str, item: ToLink) -> None:
-        self._cache[record_id] = (message_id, item)
-        self._cache.move_to_end(record_id)
-        while len(self._cache) > self.config.cache_records:
-            self._cache.popitem(last=False)
-
-    def _totals(self, session: Session) -> dict[str, int]:
-        return dict(
-            session.execute(
-                select(Record.entity_type, func.count())
-                .where(Record.status == "active")
-                .group_by(Record.entity_type)
-            ).all()
-        )
+            seq = int(last or 0) + 1
+            stamp.update(dict.fromkeys(ids, seq))
+            delta.seen[entity_type] = seq
+        return stamp
 
     def _score(
-        self,
-        entity_type: str,
-        pairs: list[tuple[int, int]],
-        records: dict[int, ToLink],
-        sizes: dict[tuple[str, str], int],
-        totals: dict[str, int],
+        self, entity_type: str, pairs: list[tuple[int, int]], view: View
     ) -> list[dict[str, Any]]:
         """Score all candidate pairs of one entity type at once; return the links."""
         ids = sorted({i for pair in pairs for i in pair})
         row = {rid: n for n, rid in enumerate(ids)}
-        block = Block([records[rid].encoded for rid in ids])
-        left = np.array([row[a] for a, _ in pairs], dtype=np.int64)
-        right = np.array([row[b] for _, b in pairs], dtype=np.int64)
+        columns = view.columns(entity_type, ids)
+        block = Block.of_columns(columns.size, columns.tokens, columns.filters)
+        left = np.fromiter((row[a] for a, _ in pairs), dtype=np.int64, count=len(pairs))
+        right = np.fromiter((row[b] for _, b in pairs), dtype=np.int64, count=len(pairs))
+        # Records pseudonymised under different keys never compare (a key rotation).
+        versions = np.array(columns.key_versions, dtype=object)
+        same_key = versions[left] == versions[right]
+        if not same_key.all():
+            pairs = [pair for pair, same in zip(pairs, same_key, strict=True) if same]
+            left, right = left[same_key], right[same_key]
+        if not pairs:
+            return []
         scorer = self.scorers[entity_type]
-        counts, total = self._term_counts(entity_type, [records[rid] for rid in ids], sizes, totals)
+        counts, total = self._term_counts(entity_type, columns)
         scores = scorer.score_pairs(block, left, right, counts, total)
         keep = (scores.probabilities >= scorer.params.threshold) & ~scores.conflicts
         now = _now()
@@ -422,25 +486,41 @@ class Linker:
         ]
 
     def _term_counts(
-        self,
-        entity_type: str,
-        rows: list[ToLink],
-        sizes: dict[tuple[str, str], int],
-        totals: dict[str, int],
+        self, entity_type: str, columns: Columns
     ) -> tuple[dict[str, np.ndarray] | None, int]:
-        """Per counted field and block row: how many records carry that row's value.
+        """Per counted field and block row: how many records held that row's value.
 
-        ``sizes`` holds the batch's own keys: where two records hold the same value, one of
-        them is in the batch, so the pair's count is known.
+        From the model's term frequencies (counted when it was trained), never from the
+        records stored so far: those depend on the order records arrive in.
         """
-        total = totals.get(entity_type, 0)
-        if total < self.config.min_records_for_tf:
+        frequencies = self.params[entity_type].frequencies
+        if (
+            not self.config.term_frequencies
+            or frequencies is None
+            or frequencies.total < self.config.min_records_for_tf
+        ):
             return None, 0
-        return term_counts(
-            entity_type,
-            [r.encoded for r in rows],
-            lambda key: sizes.get((entity_type, key), 0),
-        ), total
+        table = frequencies.counts
+        counted = [(f, f) for f in TOKEN_FIELDS[entity_type]] + [
+            (f, FREQUENCY_PREFIX + f) for f in FREQUENCY_FIELDS.get(entity_type, ())
+        ]
+        counts: dict[str, np.ndarray] = {}
+        for name, prefix in counted:
+            column = columns.tokens.get(prefix)
+            if column is None:
+                counts[name] = np.zeros(columns.size)
+                continue
+            values, present = column
+            keys = np.bitwise_xor(values, np.int64(salt(entity_type, prefix)))
+            keys[keys == 0] = 1
+            counts[name] = np.array(
+                [
+                    table.get(k, 0) if p else 0
+                    for k, p in zip(keys.tolist(), present.tolist(), strict=True)
+                ],
+                dtype=float,
+            )
+        return counts, frequencies.total
 
     # -- detaching ----------------------------------------------------------------------
 
@@ -459,6 +539,9 @@ class Linker:
         leaving = set(leaving)
         if not record_ids:
             return set(), set()
+        view = self._view(session)
+        for record_id in record_ids:
+            view.delta.remove(self.replica, record_id)
         neighbours: set[int] = set()
         old_entities: set[str] = set()
         ids = sorted(record_ids)
@@ -508,13 +591,22 @@ class Linker:
 
     # -- clustering ---------------------------------------------------------------------
 
-    def recluster(self, session: Session, seeds: Iterable[int], old_entities: set[str]) -> set[str]:
-        """Recompute the entities of the link-graph components around ``seeds``."""
+    def recluster(
+        self,
+        session: Session,
+        seeds: Iterable[int],
+        old_entities: set[str],
+        stamp: dict[int, int] | None = None,
+    ) -> set[str]:
+        """Recompute the entities of the link-graph components around ``seeds``.
+
+        ``stamp`` gives records a ``link_seq`` to carry, written with their entity.
+        """
         component = self._component(session, set(seeds))
         members = self._members(session, component)
         edges = self._edges(session, members)
         clusters = self._constrained_clusters(members, edges)
-        return self._assign_ids(session, clusters, members, edges, old_entities)
+        return self._assign_ids(session, clusters, members, edges, old_entities, stamp)
 
     def _component(self, session: Session, seeds: set[int]) -> set[int]:
         seen = set(seeds)
@@ -603,7 +695,9 @@ class Linker:
         members: dict[int, Member],
         edges: list[tuple[int, int, float]],
         old_entities: set[str],
+        stamp: dict[int, int] | None = None,
     ) -> set[str]:
+        stamp = stamp or {}
         previous = {rid: m.entity_id for rid, m in members.items()}
         involved = {e for e in previous.values() if e} | old_entities
         used: set[str] = set()
@@ -627,8 +721,11 @@ class Linker:
             used.add(choice)
             for m in cluster:
                 assignment[m.id] = choice
+        inserted: set[str] = set()
         for cluster, entity_id in zip(
-            new_clusters, self._new_entities(session, new_clusters, used, events), strict=True
+            new_clusters,
+            self._new_entities(session, new_clusters, used, events, inserted),
+            strict=True,
         ):
             used.add(entity_id)
             for m in cluster:
@@ -646,11 +743,15 @@ class Linker:
                     events.append(self._event(member.entity_id, "record_moved", rid, target))
                 events.append(self._event(target, "record_joined", rid))
                 changed.add(target)
-            if member.entity_id != target or member.link_weight != best.get(rid):
+            if rid in stamp:
+                row = {"entity_id": target, "link_weight": best.get(rid), "link_seq": stamp[rid]}
+                updates.append({"id": rid, **row})
+            elif member.entity_id != target or member.link_weight != best.get(rid):
                 updates.append({"id": rid, "entity_id": target, "link_weight": best.get(rid)})
             member.entity_id = target
-        if updates:
-            session.execute(update(Record), updates)
+        # Rows of one statement have the same columns: the stamped ones apart.
+        update_rows(session, Record.__table__, "id", [u for u in updates if "link_seq" in u])
+        update_rows(session, Record.__table__, "id", [u for u in updates if "link_seq" not in u])
         for entity_id in sorted(involved - used):
             # Every record moved elsewhere: merged into one entity, or spread over several.
             targets = sorted({assignment[r] for r, e in previous.items() if e == entity_id})
@@ -660,7 +761,12 @@ class Linker:
                 if event == "merged_into":
                     events.append(self._event(target, "merged", None, entity_id))
             changed.add(entity_id)
-        self._refresh_entities(session, sorted(changed | used), events)
+        sizes = {
+            assignment[cluster[0].id]: (len(cluster), len({m.key[0] for m in cluster}))
+            for cluster in clusters
+        }
+        touched = changed | (involved - used) | (old_entities & used)
+        self._refresh_entities(session, sorted(touched - inserted), sizes, events)
         self._events(session, events)
         return changed
 
@@ -670,8 +776,13 @@ class Linker:
         clusters: list[list[Member]],
         used: set[str],
         events: list[dict[str, Any]],
+        inserted: set[str],
     ) -> list[str]:
-        """Ids for clusters that continue no entity: derived from their first record."""
+        """Ids for clusters that continue no entity: derived from their first record.
+
+        New entities are inserted with their counts (their ids go into ``inserted``);
+        retired ones that come back are made active again.
+        """
         if not clusters:
             return []
         bases = [
@@ -712,8 +823,8 @@ class Linker:
                         "entity_type": cluster[0].entity_type,
                         "created_at": now,
                         "updated_at": now,
-                        "record_count": 0,
-                        "partner_count": 0,
+                        "record_count": len(cluster),
+                        "partner_count": len({m.key[0] for m in cluster}),
                         "active": True,
                     }
                 )
@@ -721,8 +832,7 @@ class Linker:
             existing[entity_id] = True
             chosen.append(entity_id)
             events.append(self._event(entity_id, "created", cluster[0].id))
-        if fresh:
-            session.execute(insert(Entity.__table__), fresh)
+        insert_rows(session, Entity.__table__, fresh)
         for chunk in _chunks(revived):
             session.execute(
                 update(Entity)
@@ -730,22 +840,27 @@ class Linker:
                 .values(active=True, updated_at=now)
                 .execution_options(synchronize_session=False)
             )
+        inserted.update(row["entity_id"] for row in fresh)
         return chosen
 
     def _refresh_entities(
-        self, session: Session, entity_ids: list[str], events: list[dict[str, Any]]
+        self,
+        session: Session,
+        entity_ids: list[str],
+        sizes: dict[str, tuple[int, int]],
+        events: list[dict[str, Any]],
     ) -> None:
+        """Write the record and partner counts of entities whose membership changed.
+
+        ``sizes`` holds (records, partners) of every entity that has a cluster; an entity
+        without one has no records left and retires. The records of an entity are always
+        in the component reclustered (they are linked), so the counts are the clusters'.
+        """
         if not entity_ids:
             return
-        counts: dict[str, tuple[int, int]] = {}
+        gone = [e for e in entity_ids if e not in sizes]
         was_active: dict[str, bool] = {}
-        for chunk in _chunks(entity_ids):
-            for entity_id, count, partners in session.execute(
-                select(Record.entity_id, func.count(), func.count(func.distinct(Record.partner)))
-                .where(Record.entity_id.in_(chunk), Record.status == "active")
-                .group_by(Record.entity_id)
-            ):
-                counts[entity_id] = (count, partners)
+        for chunk in _chunks(gone):
             was_active.update(
                 session.execute(
                     select(Entity.entity_id, Entity.active).where(Entity.entity_id.in_(chunk))
@@ -754,7 +869,7 @@ class Linker:
         now = _now()
         rows = []
         for entity_id in entity_ids:
-            count, partners = counts.get(entity_id, (0, 0))
+            count, partners = sizes.get(entity_id, (0, 0))
             if was_active.get(entity_id) and count == 0:
                 events.append(self._event(entity_id, "retired", None))
             rows.append(
@@ -766,7 +881,7 @@ class Linker:
                     "updated_at": now,
                 }
             )
-        session.execute(update(Entity), rows)
+        update_rows(session, Entity.__table__, "entity_id", rows)
 
     @staticmethod
     def _event(
@@ -783,5 +898,27 @@ class Linker:
 
     @staticmethod
     def _events(session: Session, events: list[dict[str, Any]]) -> None:
-        if events:
-            session.execute(insert(EntityEvent.__table__), events)
+        insert_rows(session, EntityEvent.__table__, events)
+
+
+def take_turns(session: Session, entity_types: Iterable[str]) -> None:
+    """Take the entity types' turn to link, across service instances, until commit.
+
+    Two instances linking at once would each miss the other's uncommitted records. The
+    heavy part of a batch is done before, against what the instance has seen; the turn
+    covers reading what others committed since, scoring what that adds, and clustering.
+    On PostgreSQL it is a transaction-scoped advisory lock per entity type (taken in a
+    fixed order, so no deadlock); records of different types never link, so those take
+    turns apart. SQLite has a single writer: a transaction holds it from its first write.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for entity_type in sorted(set(entity_types)):
+        lock = int.from_bytes(
+            hashlib.sha256(f"riec-link|{entity_type}".encode()).digest()[:8], "big", signed=True
+        )
+        session.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": lock})
+
+
+def _database_of(session: Session) -> str:
+    return session.get_bind().url.render_as_string(hide_password=True)

@@ -33,24 +33,48 @@ class ComparisonParams:
 
 
 @dataclass
+class TermFrequencies:
+    """How many records held each value when the model was trained.
+
+    Part of a model version, like m and u: a pair's score then depends on the two records
+    and the model only, never on which records happened to have arrived before it, so the
+    same records give the same links in any order, batching or number of instances.
+    ``counts`` is keyed by the hash of the value's index entry
+    (:func:`matching.index.key_hash`) and holds values held by two records or more.
+    """
+
+    total: int
+    counts: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
 class ModelParams:
     entity_type: str
     version: str
     prior: float  # probability that two records drawn at random are a match
     comparisons: dict[str, ComparisonParams]
     threshold: float = 0.95  # link when the match probability reaches this
+    #: Term frequencies of the training data; stored beside the parameters (their total
+    #: in the JSON), loaded by :mod:`matching.params_store`. None: no adjustment.
+    frequencies: TermFrequencies | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "entity_type": self.entity_type,
             "version": self.version,
             "prior": self.prior,
             "threshold": self.threshold,
             "comparisons": {k: {"m": v.m, "u": v.u} for k, v in self.comparisons.items()},
         }
+        if self.frequencies is not None:
+            data["frequency_total"] = self.frequencies.total
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ModelParams:
+        """The parameters; term frequencies with their total only (the counts are stored
+        apart: :func:`matching.params_store.load_params` reads them)."""
+        total = data.get("frequency_total")
         return cls(
             entity_type=data["entity_type"],
             version=data["version"],
@@ -60,6 +84,7 @@ class ModelParams:
                 k: ComparisonParams(m=list(v["m"]), u=list(v["u"]))
                 for k, v in data["comparisons"].items()
             },
+            frequencies=TermFrequencies(int(total)) if total is not None else None,
         )
 
 

@@ -13,16 +13,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from core.actors import person_name_problem
 from core.errors import RefusedError
 from matching.comparisons import COMPARISONS
 from matching.defaults import default_params
+from matching.frequencies import as_table
 from matching.model import ModelParams
 from storage import Database
-from storage.models import ModelVersion
+from storage.models import ModelVersion, TermFrequency
 
 
 class ApprovalError(RefusedError, ValueError):
@@ -77,12 +78,37 @@ def active_params(db: Database) -> dict[str, ModelParams]:
     params = {t: default_params(t) for t in COMPARISONS}
     with db.session() as session:
         for row in session.scalars(select(ModelVersion).where(ModelVersion.active.is_(True))):
-            params[row.entity_type] = ModelParams.from_json(row.params)
+            params[row.entity_type] = load_params(session, row)
+    return params
+
+
+def load_params(session: Session, row: ModelVersion) -> ModelParams:
+    """A stored version's parameters, with its term frequencies."""
+    params = ModelParams.from_json(row.params)
+    if params.frequencies is not None:
+        counts = dict(
+            session.execute(
+                select(TermFrequency.key, TermFrequency.count).where(
+                    TermFrequency.model_version_id == row.id
+                )
+            ).all()
+        )
+        params.frequencies = as_table(row.entity_type, params.frequencies.total, counts)
     return params
 
 
 def active_versions(db: Database) -> dict[str, str]:
-    return {t: p.version for t, p in active_params(db).items()}
+    """The active version per entity type (cheap: no parameters are read)."""
+    versions = {t: default_params(t).version for t in COMPARISONS}
+    with db.session() as session:
+        versions.update(
+            session.execute(
+                select(ModelVersion.entity_type, ModelVersion.version).where(
+                    ModelVersion.active.is_(True)
+                )
+            ).all()
+        )
+    return versions
 
 
 def store_params(
@@ -93,25 +119,34 @@ def store_params(
     actor: str,
     activate: bool = False,
     approval: Approval | None = None,
+    frequencies: dict[str, int] | None = None,
 ) -> None:
     """Store ``params`` as a candidate version; with ``activate``, approve it at once.
 
     ``actor`` is who trained it: the person, or the DAG (``dag:train_linkage_model``).
-    Activation needs an ``approval`` (who and why), checked before anything is stored.
+    ``frequencies`` are the term frequencies that go with them (count per index entry;
+    their total is ``params.frequencies.total``). Activation needs an ``approval`` (who
+    and why), checked before anything is stored.
     """
     if activate and approval is None:
         raise ApprovalError("activating a model version needs an approval: who and why")
     with db.session() as session:
-        session.add(
-            ModelVersion(
-                entity_type=params.entity_type,
-                version=params.version,
-                created_at=datetime.now(UTC),
-                active=False,
-                params=params.to_json(),
-                training=training,
-            )
+        row = ModelVersion(
+            entity_type=params.entity_type,
+            version=params.version,
+            created_at=datetime.now(UTC),
+            active=False,
+            params=params.to_json(),
+            training=training,
         )
+        session.add(row)
+        session.flush()
+        if frequencies:
+            rows = [
+                {"model_version_id": row.id, "key": k, "count": n} for k, n in frequencies.items()
+            ]
+            for start in range(0, len(rows), 10_000):
+                session.execute(insert(TermFrequency.__table__), rows[start : start + 10_000])
         db.audit(
             actor,
             "model_stored",

@@ -28,6 +28,7 @@ from matching.evaluation import evaluate
 from matching.linker import (
     Linker,
     Member,
+    frequency_counter,
     index_keys,
     is_frequency_key,
     member_from_row,
@@ -232,9 +233,6 @@ def _score(
 ) -> list[dict[str, Any]]:
     links: list[dict[str, Any]] = []
     now = datetime.now(UTC)
-    totals: dict[str, int] = defaultdict(int)
-    for member in members.values():
-        totals[member.entity_type] += 1
     for entity_type, type_pairs in sorted(pairs.items()):
         if entity_type not in COMPARISONS or len(type_pairs) == 0:
             continue
@@ -242,14 +240,11 @@ def _score(
         ids = np.unique(type_pairs)
         row = {int(rid): n for n, rid in enumerate(ids)}
         block = Block([encodings[int(rid)] for rid in ids])
-        counts = None
-        total = totals[entity_type]
-        if linker.config.term_frequencies and total >= linker.config.min_records_for_tf:
-            counts = term_counts(
-                entity_type,
-                [encodings[int(rid)] for rid in ids],
-                lambda key, t=entity_type: len(blocks.get((t, key), ())),
-            )
+        counts, total = None, 0
+        counter = frequency_counter(linker.params[entity_type], linker.config)
+        if counter is not None:
+            counts = term_counts(entity_type, [encodings[int(rid)] for rid in ids], counter)
+            total = linker.params[entity_type].frequencies.total  # type: ignore[union-attr]
         left_all = np.array([row[int(a)] for a in type_pairs[:, 0]], dtype=np.int64)
         right_all = np.array([row[int(b)] for b in type_pairs[:, 1]], dtype=np.int64)
         for start in range(0, len(type_pairs), SCORE_CHUNK):

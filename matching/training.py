@@ -31,6 +31,7 @@ import numpy as np
 from sqlalchemy import func, select
 
 from matching.comparisons import COMPARISONS, Block, Comparison, Encoded, graded_levels
+from matching.frequencies import as_table, count_values
 from matching.gate import GatePolicy
 from matching.model import ComparisonParams, ModelParams
 from matching.params_store import (
@@ -569,6 +570,7 @@ def train_entity_type(
                 .order_by(Record.id)
             )
         ]
+        total, frequencies = count_values(session, entity_type)
     version = base = f"em-{datetime.now(UTC):%Y%m%dT%H%M%S}"
     n = 1
     while get_version(db, entity_type, version) is not None:  # trained twice in one second
@@ -576,7 +578,10 @@ def train_entity_type(
         version = f"{base}-{n}"
     params, report = estimate_params(entity_type, encoded, current, version=version, **options)
     if params is not None:
-        store_params(db, params, report.to_dict(), actor=actor)
+        # The values' frequencies go with the model, so that scores never depend on the
+        # order in which records arrive (see TermFrequencies).
+        params.frequencies = as_table(entity_type, total, frequencies)
+        store_params(db, params, report.to_dict(), actor=actor, frequencies=frequencies)
     return report
 
 

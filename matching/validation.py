@@ -41,6 +41,7 @@ from matching.params_store import (
     UnknownModelVersion,
     active_params,
     get_version,
+    load_params,
     store_validation,
 )
 from matching.relink import RelinkReport, relink_all
@@ -181,7 +182,8 @@ def validate_candidates(
         row = get_version(db, entity_type, version)
         if row is None:
             raise UnknownModelVersion(f"no stored {entity_type} model version {version!r}")
-        candidates[(entity_type, version)] = ModelParams.from_json(row.params)
+        with db.session() as session:
+            candidates[(entity_type, version)] = load_params(session, row)
     if not candidates:
         return {}
     active = active_params(db)
