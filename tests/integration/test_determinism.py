@@ -9,7 +9,9 @@ streaming in any order and batching ends where a batch relink of the same record
 from __future__ import annotations
 
 import copy
+import json
 import random
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -18,23 +20,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kafka import KafkaProducer
+from pydantic import SecretStr
 from sqlalchemy import select
+from test_fault_tolerance import count_records, second_database_url, start_cli, wait_for
 
 from consumers.landing import Source, land_batch
+from consumers.matching_service import MatchingService
+from core.settings import RiecSettings
 from matching.defaults import default_params
-from matching.frequencies import with_frequencies
+from matching.frequencies import as_table, count_values, with_frequencies
 from matching.linker import Linker, LinkerConfig
 from matching.model import ModelParams
+from matching.params_store import Approval, store_params
 from matching.relink import relink_all
 from partner.csv_source import read_rows
 from partner.errors import InvalidValue
 from partner.pseudonymise import Pseudonymiser
 from partner.push import EnvelopeBuilder, PushOptions
+from riec.broker import ensure_topics
 from storage import Database, Record, connect
 from storage.database import scratch_schema
 from synthetic.generator import generate_dataset
 
 pytestmark = pytest.mark.integration
+__all__ = ["second_database_url"]  # a fixture, shared with the kill -9 tests
 
 TYPES = ("person", "company", "address", "vehicle")
 Partition = set[frozenset[tuple[str, str]]]
@@ -189,3 +199,98 @@ def test_order_batching_and_block_limits_do_not_change_the_entities(
     report = relink_all(first, Linker(config, params=params))
     assert report.agreement["pairwise_f1"] == 1.0
     assert report.changed_records == 0
+
+
+def store_trained_model(db: Database, envelopes: list[dict[str, Any]], tmp_path: Path) -> None:
+    """Activate a model whose term frequencies are those of ``envelopes``, as training does."""
+    scratch = connect(f"sqlite:///{tmp_path / 'counts.db'}")
+    land_in_batches(scratch, Linker(), envelopes, 1000)
+    with scratch.session() as session:
+        counted = {t: count_values(session, t) for t in TYPES}
+    scratch.dispose()
+    for entity_type, (total, counts) in counted.items():
+        params = default_params(entity_type)
+        params.version = "counted-1"
+        params.frequencies = as_table(entity_type, total, counts)
+        store_params(
+            db,
+            params,
+            {"source": "test"},
+            activate=True,
+            approval=Approval("test", "the same model for both runs"),
+            frequencies=counts,
+        )
+
+
+def entity_of_each_record(url: str) -> dict[tuple[str, str], frozenset[tuple[str, str]]]:
+    """Per active record, the records its entity holds."""
+    db = connect(url)
+    try:
+        groups: dict[str, set[tuple[str, str]]] = {}
+        with db.session() as session:
+            rows = session.execute(
+                select(Record.partner, Record.partner_record_id, Record.entity_id).where(
+                    Record.status == "active"
+                )
+            ).all()
+        for partner, record_id, entity_id in rows:
+            assert entity_id is not None, f"{partner}/{record_id} has no entity"
+            groups.setdefault(entity_id, set()).add((partner, record_id))
+        return {key: frozenset(groups[e]) for *key_parts, e in rows for key in [tuple(key_parts)]}
+    finally:
+        db.dispose()
+
+
+def test_a_run_killed_again_and_again_gives_the_entities_of_an_uninterrupted_one(
+    settings: RiecSettings, second_database_url: str, tmp_path: Path
+) -> None:
+    s = settings.model_copy(
+        update={"poll_max_records": 40, "session_timeout_ms": 3_000, "heartbeat_interval_ms": 500}
+    )
+    envelopes = synthetic_envelopes(tmp_path / "files", subjects=300, seed=13)
+    messages = interleaved(with_changes(envelopes, seed=3), seed=4)
+    partners = sorted({e["partner"] for e in envelopes})
+    ensure_topics(
+        s.bootstrap_servers, [*(s.partner_topic(p) for p in partners), s.dead_letter_topic], 3
+    )
+    producer = KafkaProducer(bootstrap_servers=s.bootstrap_servers, acks="all", linger_ms=5)
+    for e in messages:
+        producer.send(
+            s.partner_topic(e["partner"]),
+            key=e["partner_record_id"].encode(),
+            value=json.dumps(e).encode(),
+        )
+    producer.flush()
+    producer.close()
+    reference = s.model_copy(
+        update={
+            "database_url": SecretStr(second_database_url),
+            "consumer_group": s.consumer_group + "-ref",
+        }
+    )
+    for url in (s.resolved_database_url, reference.resolved_database_url):
+        db = connect(url)
+        store_trained_model(db, envelopes, tmp_path)
+        db.dispose()
+
+    # Killed with SIGKILL at random moments, each time as soon as it has landed a little
+    # more, then restarted until it has caught up.
+    rng = random.Random(20261207)
+    log = tmp_path / "service.log"
+    url = s.resolved_database_url
+    for _ in range(5):
+        process = start_cli(s, log, "--until-caught-up", "-v")
+        landed = count_records(url)
+        wait_for(lambda p=process, n=landed: p.poll() is not None or count_records(url) > n, 90)
+        time.sleep(rng.uniform(0.0, 0.5))
+        process.kill()
+        process.wait(timeout=10)
+    final = start_cli(s, log, "--until-caught-up", "-v")
+    assert final.wait(timeout=300) == 0, log.read_text()[-3000:]
+
+    MatchingService(reference).run(until_caught_up=True, max_seconds=300)
+    interrupted = entity_of_each_record(url)
+    uninterrupted = entity_of_each_record(reference.resolved_database_url)
+    assert interrupted.keys() == uninterrupted.keys()
+    differing = sorted(k for k in interrupted if interrupted[k] != uninterrupted[k])
+    assert not differing, f"{len(differing)} records in other entities, e.g. {differing[:5]}"
