@@ -63,9 +63,10 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Row]) -> None:
     driver, dialect = _driver(session)
     columns = ", ".join(names)
     if dialect == "postgresql":
-        with driver.cursor() as cursor, cursor.copy(
-            f"COPY {table.name} ({columns}) FROM STDIN"
-        ) as copy:
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy,
+        ):
             for value in values:
                 copy.write_row(value)
         return
