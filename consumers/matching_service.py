@@ -183,16 +183,19 @@ class MatchingService:
         self.consumer.subscribe(
             pattern=f"^{re.escape(s.topic_prefix)}.+", listener=_Rebalance(self)
         )
-        # Outside the group: it only fetches, to find where partitions end.
-        probe = KafkaConsumer(
-            bootstrap_servers=s.bootstrap_servers.split(","),
-            group_id=None,
-            client_id="riec-matching-progress",
-            enable_auto_commit=False,
-            fetch_max_wait_ms=100,
-            max_partition_fetch_bytes=64 * 1024,
-            **security,
-        )
+
+        def probe() -> KafkaConsumer:
+            # Outside the group: it only fetches, to find where partitions end.
+            return KafkaConsumer(
+                bootstrap_servers=s.bootstrap_servers.split(","),
+                group_id=None,
+                client_id="riec-matching-progress",
+                enable_auto_commit=False,
+                fetch_max_wait_ms=100,
+                max_partition_fetch_bytes=64 * 1024,
+                **security,
+            )
+
         admin = KafkaAdminClient(
             bootstrap_servers=s.bootstrap_servers.split(","),
             client_id="riec-matching-progress",

@@ -39,7 +39,7 @@ class GroupProgress:
         self,
         group_id: str,
         admin: KafkaAdminClient,
-        probe: KafkaConsumer,
+        probe: Callable[[], KafkaConsumer],
         topic_matches: Callable[[str], bool],
         *,
         confirm_seconds: float = 2.0,
@@ -47,26 +47,33 @@ class GroupProgress:
         self.group_id = group_id
         #: Reads the group's committed offsets without taking part in the group.
         self.admin = admin
-        #: A consumer outside any group, used only to fetch from the committed offsets.
-        self.probe = probe
+        #: Makes a consumer outside any group, used only to fetch from the committed offsets.
+        #: A new one per look, so that no fetch of an earlier look is taken for this one's.
+        self.make_probe = probe
         self.topic_matches = topic_matches
         self.confirm_seconds = confirm_seconds
 
     def close(self) -> None:
-        self.probe.close()
         self.admin.close()
 
-    def partitions(self) -> list[TopicPartition]:
+    def partitions(self, probe: KafkaConsumer) -> list[TopicPartition]:
         """Every partition of every topic the group subscribes to, as the broker has them."""
         found: list[TopicPartition] = []
-        for topic in sorted(t for t in self.probe.topics() if self.topic_matches(t)):
-            for partition in sorted(self.probe.partitions_for_topic(topic) or ()):
+        for topic in sorted(t for t in probe.topics() if self.topic_matches(t)):
+            for partition in sorted(probe.partitions_for_topic(topic) or ()):
                 found.append(TopicPartition(topic, partition))
         return found
 
     def progress(self) -> dict[TopicPartition, PartitionProgress]:
         """Per partition, the group's committed offset and the end of the partition."""
-        partitions = self.partitions()
+        probe = self.make_probe()
+        try:
+            return self._progress(probe)
+        finally:
+            probe.close()
+
+    def _progress(self, probe: KafkaConsumer) -> dict[TopicPartition, PartitionProgress]:
+        partitions = self.partitions(probe)
         if not partitions:
             return {}
         stored = self.admin.list_group_offsets({self.group_id: partitions}).get(self.group_id, {})
@@ -74,13 +81,13 @@ class GroupProgress:
             tp: o.offset if (o := stored.get(tp)) is not None and o.offset >= 0 else None
             for tp in partitions
         }
-        ends = self.probe.end_offsets(partitions)
-        starts = self.probe.beginning_offsets(partitions)
+        ends = probe.end_offsets(partitions)
+        starts = probe.beginning_offsets(partitions)
         # The group's position in a partition it never committed is its first offset.
         position = {
             tp: committed[tp] if committed[tp] is not None else starts[tp] for tp in partitions
         }
-        confirmed = self._confirmed_ends(partitions, position)
+        confirmed = self._confirmed_ends(probe, partitions, position)
         return {
             tp: PartitionProgress(
                 committed[tp], max(ends.get(tp) or 0, confirmed.get(tp, 0), starts.get(tp) or 0)
@@ -93,27 +100,27 @@ class GroupProgress:
         return all(p.lag == 0 for p in progress.values())
 
     def _confirmed_ends(
-        self, partitions: list[TopicPartition], position: dict[TopicPartition, int]
+        self,
+        probe: KafkaConsumer,
+        partitions: list[TopicPartition],
+        position: dict[TopicPartition, int],
     ) -> dict[TopicPartition, int]:
         """The high watermark of each partition, from a fetch at the group's position.
 
         A partition whose fetch is not answered within ``confirm_seconds`` gets an end one
         past the position: not caught up, so the caller looks again later.
         """
-        self.probe.assign(partitions)
+        probe.assign(partitions)
         for tp in partitions:
-            self.probe.seek(tp, position[tp])
+            probe.seek(tp, position[tp])
         ends: dict[TopicPartition, int] = {}
         seen: dict[TopicPartition, int] = {}  # past the last record a fetch returned
         deadline = time.monotonic() + self.confirm_seconds
-        try:
-            while len(ends) < len(partitions) and time.monotonic() < deadline:
-                fetched = self.probe.poll(timeout_ms=100)
-                for tp in partitions:
-                    if fetched.get(tp):
-                        seen[tp] = max(seen.get(tp, 0), fetched[tp][-1].offset + 1)
-                    if tp not in ends and (highwater := self.probe.highwater(tp)) is not None:
-                        ends[tp] = highwater
-        finally:
-            self.probe.unsubscribe()
+        while len(ends) < len(partitions) and time.monotonic() < deadline:
+            fetched = probe.poll(timeout_ms=100)
+            for tp in partitions:
+                if fetched.get(tp):
+                    seen[tp] = max(seen.get(tp, 0), fetched[tp][-1].offset + 1)
+                if tp not in ends and (highwater := probe.highwater(tp)) is not None:
+                    ends[tp] = highwater
         return {tp: max(ends.get(tp, position[tp] + 1), seen.get(tp, 0)) for tp in partitions}

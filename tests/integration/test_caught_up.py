@@ -49,7 +49,7 @@ def group_progress(settings: RiecSettings) -> GroupProgress:
     return GroupProgress(
         settings.consumer_group,
         KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers),
-        KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, fetch_max_wait_ms=100),
+        lambda: KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, fetch_max_wait_ms=100),
         lambda topic: topic.startswith(settings.topic_prefix),
     )
 
