@@ -216,8 +216,11 @@ def store_trained_model(db: Database, envelopes: list[dict[str, Any]], tmp_path:
             db,
             params,
             {"source": "test"},
+            actor="job:test",
             activate=True,
-            approval=Approval("test", "the same model for both runs"),
+            approval=Approval(
+                "A. Analist", "the same model for both runs", override_gate="a test model"
+            ),
             frequencies=counts,
         )
 
