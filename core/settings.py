@@ -48,6 +48,14 @@ class KafkaSettings(BaseSettings):
     topic_prefix: str = Field(
         default="riec.partner.", description="Partner topics are <prefix><partner id>."
     )
+    request_topic_prefix: str = Field(
+        default="riec.requests.",
+        description="The RIEC publishes approved requests to partner P on <prefix><P>.",
+    )
+    response_topic_prefix: str = Field(
+        default="riec.responses.",
+        description="Partner P publishes its answers to requests on <prefix><P>.",
+    )
     kafka_bootstrap_timeout_ms: int = Field(
         default=30_000,
         gt=0,
@@ -111,6 +119,12 @@ class KafkaSettings(BaseSettings):
 
     def partner_topic(self, partner: str) -> str:
         return f"{self.topic_prefix}{partner}"
+
+    def request_topic(self, partner: str) -> str:
+        return f"{self.request_topic_prefix}{partner}"
+
+    def response_topic(self, partner: str) -> str:
+        return f"{self.response_topic_prefix}{partner}"
 
     def environment(self) -> dict[str, str]:
         """These settings as ``RIEC_*`` variables, secrets included, for a child process."""
@@ -236,6 +250,61 @@ class RiecSettings(KafkaSettings, FileSettings):
         le=1.0,
         description="The approval gate blocks a candidate model that loses more than this share "
         "of its entity type's hit-list subjects (entities with records of two partners or more).",
+    )
+
+    web_host: str = Field(
+        default="127.0.0.1",
+        description="Address the workspace (`riec web`) listens on; 0.0.0.0 in a container.",
+    )
+    web_port: int = Field(default=8000, description="Port of the workspace.")
+    web_secure_cookies: bool = Field(
+        default=False,
+        description="Mark session cookies Secure (HTTPS only). Set to true behind a TLS "
+        "proxy; cookies are Secure anyway when the request itself came over https.",
+    )
+    web_forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Proxies whose X-Forwarded-Proto/-For headers the workspace trusts.",
+    )
+    web_session_idle_minutes: int = Field(
+        default=30, gt=0, description="A workspace session ends after this long unused."
+    )
+    web_session_max_hours: int = Field(
+        default=10, gt=0, description="A workspace session ends this long after sign-in."
+    )
+    web_sync_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How often the workspace publishes approved requests and reads partners' "
+        "answers; 0 leaves that to `riec requests sync`.",
+    )
+    request_due_days: int = Field(
+        default=14,
+        gt=0,
+        description="Days a partner has to answer a request before it is flagged overdue.",
+    )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="OpenID Connect issuer URL of the organisation's identity provider; set "
+        "to sign in there instead of with local passwords.",
+    )
+    oidc_client_id: str | None = Field(default=None, description="OpenID Connect client id.")
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="OpenID Connect client secret."
+    )
+    oidc_redirect_url: str | None = Field(
+        default=None,
+        description="The workspace's callback URL as registered at the identity provider, "
+        "e.g. https://workspace.riec.example/oidc/callback.",
+    )
+    oidc_roles_claim: str = Field(
+        default="roles", description="ID-token claim that lists the user's groups or roles."
+    )
+    oidc_role_map: str = Field(
+        default="",
+        description="Comma separated claim-value=role pairs, e.g. "
+        "'RIEC-Analisten=analyst,RIEC-Coordinatoren=coordinator'. Claim values not listed "
+        "give no role.",
     )
 
     @property

@@ -16,6 +16,9 @@
 #   RIEC_PARTNER_TOPIC_RETENTION_MS  [604800000, 7 days]
 #   RIEC_DEAD_LETTER_PARTITIONS      [1]
 #   RIEC_DEAD_LETTER_RETENTION_MS    [2592000000, 30 days]
+#   RIEC_REQUEST_TOPIC_PREFIX        [riec.requests.]
+#   RIEC_RESPONSE_TOPIC_PREFIX       [riec.responses.]
+#   RIEC_REQUEST_TOPIC_RETENTION_MS  [7776000000, 90 days]
 #   RIEC_TOPIC_REPLICATION_FACTOR    [1; use 3 on a production cluster]
 set -eu
 
@@ -29,6 +32,11 @@ retention_ms="${RIEC_PARTNER_TOPIC_RETENTION_MS:-604800000}"
 dl_partitions="${RIEC_DEAD_LETTER_PARTITIONS:-1}"
 dl_retention_ms="${RIEC_DEAD_LETTER_RETENTION_MS:-2592000000}"
 replication="${RIEC_TOPIC_REPLICATION_FACTOR:-1}"
+request_prefix="${RIEC_REQUEST_TOPIC_PREFIX:-riec.requests.}"
+response_prefix="${RIEC_RESPONSE_TOPIC_PREFIX:-riec.responses.}"
+# Requests and answers are few and small; the workspace's database keeps the record of
+# each, so the topics only need to hold them until both sides have read them.
+request_retention_ms="${RIEC_REQUEST_TOPIC_RETENTION_MS:-7776000000}"
 
 # Partner topics accept more than the matching service's envelope limit
 # (RIEC_MAX_MESSAGE_BYTES, 256 KiB), so an oversized envelope reaches the service and is
@@ -96,3 +104,8 @@ for partner in $(printf '%s' "$partners" | tr ',' ' '); do
     ensure_topic "$prefix$partner" "$partitions" "$retention_ms" "$partner_max_bytes"
 done
 ensure_topic "$dead_letter" "$dl_partitions" "$dl_retention_ms" "$dl_max_bytes"
+# Staged disclosure: the RIEC's requests to each partner, and each partner's answers.
+for partner in $(printf '%s' "$partners" | tr ',' ' '); do
+    ensure_topic "$request_prefix$partner" 1 "$request_retention_ms" 1048576
+    ensure_topic "$response_prefix$partner" 1 "$request_retention_ms" 1048576
+done

@@ -317,3 +317,146 @@ class AuditAnchor(Base):
     reason: Mapped[str] = mapped_column(String(32))  # interval | daily | requested | start
     #: Who asked for the anchor (``requested``); empty for the automatic ones.
     recorded_by: Mapped[str | None] = mapped_column(String(128))
+
+
+# --- the workspace: people, their screenings, reviews and requests to partners -------------
+
+
+class User(Base):
+    """A person who works in the workspace. Local accounts carry an argon2 hash; accounts
+    from the organisation's identity provider (OpenID Connect) carry its subject instead."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        UniqueConstraint("username", name="uq_users_username"),
+        UniqueConstraint("oidc_subject", name="uq_users_oidc_subject"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(128))
+    display_name: Mapped[str] = mapped_column(String(200))
+    #: Comma-separated roles: analyst, coordinator, data-engineer, auditor.
+    roles: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    oidc_subject: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(128))
+
+
+class Screening(Base):
+    """A screening of a person (a VOG, a veiligheidsonderzoek): never a copy of the document."""
+
+    __tablename__ = "screenings"
+    __table_args__ = (Index("ix_screenings_user", "user_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(64))
+    level: Mapped[str] = mapped_column(String(64))
+    screened_on: Mapped[date] = mapped_column(Date)
+    expires_on: Mapped[date] = mapped_column(Date)
+    recorded_by: Mapped[str] = mapped_column(String(128))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WebSession(Base):
+    """A signed-in browser. The cookie holds a random token; only its hash is stored."""
+
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class HitListEntry(Base):
+    """One row of a stored hit list, indexed for paging and filtering in the workspace."""
+
+    __tablename__ = "hit_list_entries"
+    __table_args__ = (Index("ix_hit_list_entries_entity", "hit_list_id", "entity_id"),)
+
+    hit_list_id: Mapped[int] = mapped_column(
+        ForeignKey("hit_lists.id", ondelete="CASCADE"), primary_key=True
+    )
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity_id: Mapped[str] = mapped_column(String(40))
+    entity_type: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float] = mapped_column(Float)
+    partner_count: Mapped[int] = mapped_column(Integer)
+    #: ``|partner-a|partner-b|`` and ``|theme|``: filterable with LIKE on both backends.
+    partners: Mapped[str] = mapped_column(Text)
+    themes: Mapped[str] = mapped_column(Text)
+    first_signal_date: Mapped[date] = mapped_column(Date)
+    last_signal_date: Mapped[date] = mapped_column(Date)
+    row: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Review(Base):
+    """A review decision on a hit: status, reason, necessity and proportionality, who and when."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (Index("ix_reviews_entity", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    entity_id: Mapped[str] = mapped_column(String(40))
+    hit_list_id: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    necessity: Mapped[str] = mapped_column(Text)
+    proportionality: Mapped[str] = mapped_column(Text)
+    decided_by: Mapped[str] = mapped_column(String(128))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DisclosureRequest(Base):
+    """A request to a partner for the data behind one of its records (staged disclosure).
+
+    Drafted by one person, approved by another, then published on the partner's request
+    topic; the partner's answer comes back on its response topic. It names the partner's own
+    record id, never anything the partner would not already hold.
+    """
+
+    __tablename__ = "disclosure_requests"
+    __table_args__ = (
+        Index("ix_disclosure_requests_entity", "entity_id"),
+        Index("ix_disclosure_requests_status", "status"),
+    )
+
+    request_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    entity_id: Mapped[str] = mapped_column(String(40))
+    hit_list_id: Mapped[int | None] = mapped_column(BigInteger)
+    partner: Mapped[str] = mapped_column(String(64))
+    partner_record_id: Mapped[str] = mapped_column(String(128))
+    purpose: Mapped[str] = mapped_column(Text)
+    legal_basis: Mapped[str] = mapped_column(String(200))
+    case_reference: Mapped[str] = mapped_column(String(64))
+    #: draft | approved | published | answered | withdrawn
+    status: Mapped[str] = mapped_column(String(16))
+    drafted_by: Mapped[str] = mapped_column(String(128))
+    drafted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_on: Mapped[date] = mapped_column(Date)
+    approved_by: Mapped[str | None] = mapped_column(String(128))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    answer_status: Mapped[str | None] = mapped_column(String(16))
+    answer_note: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[str | None] = mapped_column(String(128))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    answer_received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CriteriaApproval(Base):
+    """A coordinator's approval of a hit-list criteria version."""
+
+    __tablename__ = "criteria_approvals"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    criteria_version: Mapped[str] = mapped_column(String(64))
+    approved_by: Mapped[str] = mapped_column(String(128))
+    approved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(Text)

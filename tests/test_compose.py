@@ -424,8 +424,12 @@ def test_kafka_init_creates_missing_topics_and_keeps_existing_ones(tmp_path: Pat
     assert result.returncode == 0, result.stderr
     log = calls.read_text(encoding="utf-8").splitlines()
     creates = [line for line in log if "--create" in line]
-    assert len(creates) == 2
-    partner_create, dead_letter_create = creates
+    assert len(creates) == 6
+    partner_create, dead_letter_create, *disclosure = creates
+    # Requests to partners and their answers: one topic each way per partner.
+    for partner in ("gemeente-tilburg", "politie-oost-brabant"):
+        assert any(f"--topic riec.requests.{partner} " in line for line in disclosure)
+        assert any(f"--topic riec.responses.{partner} " in line for line in disclosure)
     assert "--topic riec.partner.gemeente-tilburg --partitions 6" in partner_create
     assert "--config retention.ms=604800000" in partner_create
     assert "--topic riec.deadletter" in dead_letter_create
@@ -444,7 +448,8 @@ def test_one_migration_job_runs_before_the_services_that_use_the_database(
     assert migrate["command"] == ["riec", "db", "upgrade"]
     assert migrate["restart"] == "no"
     assert _env(migrate)["RIEC_DB_AUTO_MIGRATE"] == "true"
-    users = ["matching", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"]
+    users = ["matching", "workspace", "airflow-scheduler", "airflow-dag-processor"]
+    users.append("airflow-triggerer")
     for name in users:
         service = services[name]
         assert service["depends_on"]["migrate"]["condition"] == (
@@ -452,3 +457,23 @@ def test_one_migration_job_runs_before_the_services_that_use_the_database(
         ), name
         # Replicas only check the revision; none of them changes the schema.
         assert _env(service)["RIEC_DB_AUTO_MIGRATE"] == "false", name
+
+
+# --- the workspace ---------------------------------------------------------------------------
+
+
+def test_workspace_serves_the_web_application_behind_the_same_database(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    workspace = services["workspace"]
+    env = _env(workspace)
+    assert workspace["command"] == ["riec", "web"]
+    assert workspace["image"] == services["matching"]["image"]
+    assert env["RIEC_DATABASE_URL"] == _env(services["matching"])["RIEC_DATABASE_URL"]
+    assert env["RIEC_WEB_HOST"] == "0.0.0.0" and env["RIEC_WEB_PORT"] == "8000"
+    assert "http://localhost:8000/healthz" in workspace["healthcheck"]["test"]
+    # Published on the host's loopback by default: a TLS proxy in front serves users.
+    assert workspace["ports"] == [
+        "${RIEC_WEB_BIND:-127.0.0.1}:${RIEC_WEB_PUBLISHED_PORT:-8000}:8000"
+    ]
+    assert workspace["restart"] == "unless-stopped"

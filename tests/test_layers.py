@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 PACKAGES = ("core", "contract", "partner", "storage", "matching", "consumers", "hitlist")
-PACKAGES += ("expectations", "synthetic", "riec")
+PACKAGES += ("expectations", "synthetic", "workspace", "riec")
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:

