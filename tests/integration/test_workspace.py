@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from starlette.routing import Mount
 from typer.testing import CliRunner
+from ws_data import Landed, land_synthetic
 
 from core.errors import RefusedError, UsageError
 from core.settings import RiecSettings
@@ -30,7 +31,6 @@ from workspace.accounts import ScreeningState
 from workspace.app import create_app
 from workspace.roles import ALL_ROLES, Role
 from workspace.web_sessions import start_session
-from ws_data import Landed, land_synthetic
 
 pytestmark = pytest.mark.integration
 
