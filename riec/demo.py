@@ -20,7 +20,7 @@ from riec.airflow_local import HIT_LIST_DAG, VALIDATE_DAG, migrate, run_dag, use
 from riec.broker import LocalBroker
 from riec.export import export_entities
 from riec.pipeline import PartnerFile, create_topics, match_until_caught_up, push_files
-from storage import connect
+from storage import Database, connect
 
 
 def run_demo(out: Path, *, subjects: int, seed: int, console: Console, actor: str) -> Path:
@@ -114,12 +114,61 @@ def run_demo(out: Path, *, subjects: int, seed: int, console: Console, actor: st
     hitlist_dir = settings.resolved_hitlist_dir
     latest_csv = hitlist_dir / "latest.csv"
     _print_top_rows(console, latest_csv)
+    console.rule("[bold]6. Workspace accounts")
+    accounts_file = create_demo_accounts(db, riec_side, by=actor)
+    db.dispose()
     console.rule("[bold]Done")
     console.print(f"hit list (CSV):  {latest_csv}")
     console.print(f"hit list (HTML): {hitlist_dir / 'latest.html'}")
     console.print(f"RIEC-side database: {settings.resolved_database_url}")
     console.print(f"finished in {time.monotonic() - started:.0f}s")
+    console.print(
+        "\nOpen the workspace: run\n"
+        f"  RIEC_DATA_DIR={riec_side} riec web\n"
+        "and go to http://127.0.0.1:8000/ ; sign in as demo-analyst (reviews, drafts requests) "
+        "or demo-coordinator (approves requests, manages users). Their passwords are in "
+        f"{accounts_file}",
+        markup=False,
+    )
     return latest_csv
+
+
+def create_demo_accounts(db: Database, riec_side: Path, *, by: str) -> Path:
+    """A screened demo coordinator and analyst, with fresh passwords written to a 0600 file."""
+    from datetime import date, timedelta
+
+    from workspace.accounts import add_user, record_screening
+
+    today = date.today()
+    lines = []
+    for name, display, roles, kind, level, recorder in (
+        (
+            "demo-coordinator",
+            "Demo Coordinator",
+            "coordinator,auditor",
+            "veiligheidsonderzoek",
+            "B",
+            by,
+        ),
+        ("demo-analyst", "Demo Analyst", "analyst", "VOG", "45", "demo-coordinator"),
+    ):
+        password = secrets.token_urlsafe(12)
+        add_user(db, name, display_name=display, roles=roles, password=password, by=by)
+        record_screening(
+            db,
+            name,
+            kind=kind,
+            level=level,
+            screened_on=today - timedelta(days=30),
+            expires_on=today + timedelta(days=3 * 365),
+            by=recorder,
+        )
+        lines.append(f"{name}\t{password}\t{roles}")
+    path = riec_side / "workspace-accounts.txt"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write("user\tpassword\troles\n" + "\n".join(lines) + "\n")
+    return path
 
 
 def _print_top_rows(console: Console, path: Path, limit: int = 10) -> None:

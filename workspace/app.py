@@ -218,7 +218,9 @@ def create_app(
         try:
             user = accounts.authenticate(db, username, form.get("password", ""), now=now())
         except accounts.LoginRefused as exc:
-            db.audit(username or "(none)", "login.failed", username or None, reason=exc.reason)
+            db.audit(
+                username or "(no user name)", "login.failed", username or None, reason=exc.reason
+            )
             response = page(
                 request,
                 "login.html",
@@ -564,8 +566,8 @@ def create_app(
             approvals = session.scalars(
                 select(CriteriaApproval).order_by(CriteriaApproval.id.desc())
             ).all()
-            latest = session.scalar(select(HitList).order_by(HitList.id.desc()).limit(1))
-            latest_criteria = dict(latest.criteria) if latest else None
+            latest = session.scalar(select(HitList.criteria).order_by(HitList.id.desc()).limit(1))
+            latest_criteria = dict(latest) if latest is not None else None
         return page(
             request,
             "criteria.html",

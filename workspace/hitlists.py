@@ -128,17 +128,21 @@ def hit_list_summary(session: Session, hit_list_id: int) -> HitListSummary | Non
 
 
 def ensure_indexed(db: Database, hit_list_id: int) -> bool:
-    """Index the rows of hit list ``hit_list_id`` once; False if there is no such list."""
+    """Index the rows of hit list ``hit_list_id`` once; False if there is no such list.
+
+    Only the first call reads the stored rows (one large JSON value); later calls look at
+    the index alone.
+    """
     with db.session() as session:
-        hit_list = session.get(HitList, hit_list_id)
-        if hit_list is None:
+        row_count = session.scalar(select(HitList.row_count).where(HitList.id == hit_list_id))
+        if row_count is None:
             return False
         indexed = session.scalar(
             select(func.count()).where(HitListEntry.hit_list_id == hit_list_id)
         )
-        if indexed or not hit_list.rows:
+        if indexed or not row_count:
             return True
-        rows = list(hit_list.rows)
+        rows = list(session.scalar(select(HitList.rows).where(HitList.id == hit_list_id)) or [])
     try:
         with db.session() as session:
             session.add_all(_entry(hit_list_id, row) for row in rows)

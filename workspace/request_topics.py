@@ -179,4 +179,11 @@ def _handle(
     log.warning("answer skipped on %s[%s]@%s: %s", tp.topic, tp.partition, where["offset"], outcome)
     if outcome != "already_answered":
         # The partner's liaison can be told exactly which message was refused and why.
-        db.audit(f"partner:{partner}", "request.answer_refused", None, reason=outcome, **where)
+        db.audit(
+            "service:workspace",
+            "request.answer_refused",
+            None,
+            partner=partner,
+            reason=outcome,
+            **where,
+        )

@@ -591,3 +591,22 @@ def test_accounts_and_requests_on_both_backends(database_url: str, tmp_path: Pat
             approve_request(db, request_id, by="pg-coord")
     finally:
         db.dispose()
+
+
+def test_the_demo_accounts_are_screened_and_sign_in_with_their_printed_passwords(
+    tmp_path: Path,
+) -> None:
+    from riec.demo import create_demo_accounts
+
+    db = connect(f"sqlite:///{tmp_path / 'riec.db'}")
+    try:
+        path = create_demo_accounts(db, tmp_path, by="newcomer")
+        assert path.stat().st_mode & 0o777 == 0o600
+        rows = [line.split("\t") for line in path.read_text().splitlines()[1:]]
+        for name, password, _roles in rows:
+            user = accounts.authenticate(db, name, password, now=datetime.now(UTC))
+            assert user.screening is ScreeningState.VALID
+        assert {r[0] for r in rows} == {"demo-coordinator", "demo-analyst"}
+        assert _events(db, "user.created")[0].actor == "newcomer"
+    finally:
+        db.dispose()
