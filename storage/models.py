@@ -162,7 +162,11 @@ class EntityEvent(Base):
     """History of entity changes: created, record joined/left, merged, split, retired."""
 
     __tablename__ = "entity_events"
-    __table_args__ = (Index("ix_entity_events_entity", "entity_id"),)
+    __table_args__ = (
+        Index("ix_entity_events_entity", "entity_id"),
+        # The workspace shows an entity's merges and splits from both sides.
+        Index("ix_entity_events_other", "other_entity_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -138,9 +138,9 @@ def ensure_indexed(db: Database, hit_list_id: int) -> bool:
         if row_count is None:
             return False
         indexed = session.scalar(
-            select(func.count()).where(HitListEntry.hit_list_id == hit_list_id)
+            select(HitListEntry.rank).where(HitListEntry.hit_list_id == hit_list_id).limit(1)
         )
-        if indexed or not row_count:
+        if indexed is not None or not row_count:
             return True
         rows = list(session.scalar(select(HitList.rows).where(HitList.id == hit_list_id)) or [])
     try:
@@ -321,9 +321,13 @@ def _weight(part: Any) -> float | None:
     return None
 
 
+# Built once: making an alias of a wide table costs more than the query that uses it.
+_OTHER_RECORD = aliased(Record)
+
+
 def _relationships(session: Session, record_ids: list[int]) -> list[dict[str, Any]]:
     """What the entity's records say about other subjects, resolved to entities where known."""
-    other = aliased(Record)
+    other = _OTHER_RECORD
     rows = session.execute(
         select(
             Record.partner,

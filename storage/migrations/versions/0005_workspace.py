@@ -1,5 +1,5 @@
 """The workspace: users, screenings, web sessions, indexed hit-list rows, reviews, requests to
-partners and criteria approvals.
+partners and criteria approvals; an index for an entity's history seen from the other side.
 
 Revision ID: 0005
 Revises: 0004
@@ -130,9 +130,11 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+    op.create_index("ix_entity_events_other", "entity_events", ["other_entity_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_entity_events_other", table_name="entity_events")
     for table in (
         "criteria_approvals",
         "disclosure_requests",
