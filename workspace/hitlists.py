@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -145,28 +145,31 @@ def ensure_indexed(db: Database, hit_list_id: int) -> bool:
         rows = list(session.scalar(select(HitList.rows).where(HitList.id == hit_list_id)) or [])
     try:
         with db.session() as session:
-            session.add_all(_entry(hit_list_id, row) for row in rows)
+            # Core inserts in chunks: ten thousand ORM objects would take many seconds.
+            entries = [_entry(hit_list_id, row) for row in rows]
+            for start in range(0, len(entries), 2000):
+                session.execute(insert(HitListEntry), entries[start : start + 2000])
     except IntegrityError:
         # Another request indexed the same list at the same moment: its rows are the same.
         pass
     return True
 
 
-def _entry(hit_list_id: int, row: dict[str, Any]) -> HitListEntry:
+def _entry(hit_list_id: int, row: dict[str, Any]) -> dict[str, Any]:
     partners = sorted(p for p, present in (row.get("partners") or {}).items() if present)
-    return HitListEntry(
-        hit_list_id=hit_list_id,
-        rank=int(row["rank"]),
-        entity_id=str(row["entity_id"]),
-        entity_type=str(row["entity_type"]),
-        score=float(row["score"]),
-        partner_count=int(row["partner_count"]),
-        partners="|" + "|".join(partners) + "|",
-        themes="|" + "|".join(row.get("themes") or []) + "|",
-        first_signal_date=date.fromisoformat(row["first_signal_date"]),
-        last_signal_date=date.fromisoformat(row["last_signal_date"]),
-        row=row,
-    )
+    return {
+        "hit_list_id": hit_list_id,
+        "rank": int(row["rank"]),
+        "entity_id": str(row["entity_id"]),
+        "entity_type": str(row["entity_type"]),
+        "score": float(row["score"]),
+        "partner_count": int(row["partner_count"]),
+        "partners": "|" + "|".join(partners) + "|",
+        "themes": "|" + "|".join(row.get("themes") or []) + "|",
+        "first_signal_date": date.fromisoformat(row["first_signal_date"]),
+        "last_signal_date": date.fromisoformat(row["last_signal_date"]),
+        "row": row,
+    }
 
 
 def _split(text: str) -> tuple[str, ...]:
