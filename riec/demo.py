@@ -6,6 +6,7 @@ import csv
 import os
 import secrets
 import shutil
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -122,9 +123,12 @@ def run_demo(out: Path, *, subjects: int, seed: int, console: Console, actor: st
     console.print(f"hit list (HTML): {hitlist_dir / 'latest.html'}")
     console.print(f"RIEC-side database: {settings.resolved_database_url}")
     console.print(f"finished in {time.monotonic() - started:.0f}s")
+    # The command as it can be typed here: `make demo` installs into .venv, not on PATH.
+    command = Path(sys.executable).with_name("riec")
+    riec = str(command) if command.exists() and not shutil.which("riec") else "riec"
     console.print(
         "\nOpen the workspace: run\n"
-        f"  RIEC_DATA_DIR={riec_side} riec web\n"
+        f"  RIEC_DATA_DIR={riec_side} {riec} web\n"
         "and go to http://127.0.0.1:8000/ ; sign in as demo-analyst (reviews, drafts requests) "
         "or demo-coordinator (approves requests, manages users). Their passwords are in "
         f"{accounts_file}",
