@@ -6,6 +6,7 @@ export shows exactly what the list held when it was built. Each export is an aud
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -18,6 +19,18 @@ from storage.models import HitList
 
 def _date(value: Any) -> date | None:
     return date.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+_RECORD_FIELDS = {f.name for f in fields(ContributingRecord)}
+
+
+def _record(raw: dict[str, Any]) -> ContributingRecord:
+    # Lists stored by an older release may lack fields added since, or hold ones since
+    # dropped: known fields are taken, the rest keep their defaults.
+    values = {k: v for k, v in raw.items() if k in _RECORD_FIELDS}
+    for key in ("signal_date", "retention_until"):
+        values[key] = _date(values.get(key))
+    return ContributingRecord(**values)
 
 
 def _row(raw: dict[str, Any]) -> HitListRow:
@@ -37,16 +50,7 @@ def _row(raw: dict[str, Any]) -> HitListRow:
         why_linked=tuple(
             FieldContribution(c["field"], c["weight"]) for c in raw.get("why_linked") or ()
         ),
-        records=tuple(
-            ContributingRecord(
-                **{
-                    **r,
-                    "signal_date": _date(r.get("signal_date")),
-                    "retention_until": _date(r.get("retention_until")),
-                }
-            )
-            for r in raw.get("records") or ()
-        ),
+        records=tuple(_record(r) for r in raw.get("records") or ()),
         retention_deadline=_date(raw.get("retention_deadline")),
         requires_human_review=raw.get("requires_human_review", True),
         audit_ref=raw.get("audit_ref"),
