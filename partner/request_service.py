@@ -21,7 +21,13 @@ def _read_topic(
     consumer: KafkaConsumer, topic: str, *, max_seconds: float
 ) -> tuple[list[Any], int]:
     """Every message value on ``topic`` from the beginning, and how many were unreadable."""
-    numbers = consumer.partitions_for_topic(topic) or set()
+    numbers = consumer.partitions_for_topic(topic)
+    if numbers is None:
+        # A cluster that creates no topics on demand: most likely a mistyped partner id.
+        raise UsageError(
+            f"there is no topic {topic}: check --partner (your own partner id) and "
+            "RIEC_REQUEST_TOPIC_PREFIX / RIEC_RESPONSE_TOPIC_PREFIX"
+        )
     partitions = [TopicPartition(topic, n) for n in sorted(numbers)]
     if not partitions:
         return [], 0
