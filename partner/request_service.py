@@ -18,10 +18,12 @@ from partner.requests import OpenRequest, build_answer, combine
 
 
 def _read_topic(
-    consumer: KafkaConsumer, topic: str, *, max_seconds: float
+    consumer: KafkaConsumer, topic: str, *, max_seconds: float, must_exist: bool = False
 ) -> tuple[list[Any], int]:
     """Every message value on ``topic`` from the beginning, and how many were unreadable."""
     numbers = consumer.partitions_for_topic(topic)
+    if numbers is None and not must_exist:
+        return [], 0
     if numbers is None:
         # A cluster that creates no topics on demand: most likely a mistyped partner id.
         raise UsageError(
@@ -65,7 +67,7 @@ def list_requests(
         raise broker_unreachable(settings) from None
     try:
         raw_requests, bad = _read_topic(
-            consumer, settings.request_topic(partner), max_seconds=max_seconds
+            consumer, settings.request_topic(partner), max_seconds=max_seconds, must_exist=True
         )
         raw_answers, _ = _read_topic(
             consumer, settings.response_topic(partner), max_seconds=max_seconds
