@@ -37,6 +37,8 @@ def web(
     port = port if port is not None else settings.web_port
     _check_port(host, port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # kafka-python reports every connection at INFO; the workspace's own lines say enough.
+    logging.getLogger("kafka").setLevel(logging.WARNING)
     db = connect(settings.resolved_database_url, migrate=settings.db_auto_migrate)
     app = create_app(db, settings, oidc=oidc_client(settings))
     runner = None
