@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
-from riec.settings import Settings
 from test_fault_tolerance import count_records, create_tables, subjects, wait_for
 
 from consumers.landing import land_batch
