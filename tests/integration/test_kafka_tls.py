@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import ipaddress
+import json
 import os
 import ssl
 import threading
@@ -443,6 +444,7 @@ def test_topic_setup_and_a_partner_push_go_over_tls(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
+    from contract import is_batch_report
     from partner.pseudonymise import Pseudonymiser
     from partner.push import PushOptions
     from partner.service import push_file
@@ -472,4 +474,6 @@ def test_topic_setup_and_a_partner_push_go_over_tls(
         **client_options(settings),
     )
     consumer.assign([TopicPartition(settings.partner_topic("gemeente-x"), 0)])
-    assert len(_read(consumer, expected=1)) == 1
+    # The record, then the batch report that tells the RIEC what the push read and refused.
+    values = [json.loads(m.value) for m in _read(consumer, expected=2)]
+    assert [is_batch_report(v) for v in values] == [False, True]
